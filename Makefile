@@ -1,0 +1,53 @@
+# SLE stem-cell transplantation notebooks. `make help` lists the targets.
+# Every target that needs Python sets up .venv first (python3 -m venv + the exact pins of pyproject.toml).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NB     ?= notebooks/*.ipynb
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report test unit nbval lab notebooks data bench clean-venv
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@# optional jsonschema extra that costs ~3 s at every nbformat import (jsonschema issue 1428)
+	-$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies (done by the other targets when needed)
+
+report: $(STAMP) ## run every notebook on the bundled data into reports/ and render reports/site/index.html
+	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports
+
+test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
+	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -p no:randomly
+
+unit: $(STAMP) ## unit tests only (fast)
+	$(BIN)/python -m pytest tests -q
+
+nbval: $(STAMP) ## nbval on the stored notebook outputs only
+	$(BIN)/python -m pytest $(NB) $(NBVAL) -q
+
+lab: $(STAMP) ## JupyterLab on 127.0.0.1
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks
+
+notebooks: $(STAMP) ## deliberately refresh the golden outputs stored in notebooks/ (NB=path to do one)
+	$(BIN)/python -m sle_nb_utils.report refresh $(NB)
+
+data: $(STAMP) ## regenerate the bundled synthetic data in data/ (byte-identical to what is committed)
+	$(BIN)/python -m sle_nb_utils synth --out data
+
+bench: $(STAMP) ## benchmarks (not part of make test)
+	$(BIN)/python -m sle_nb_utils.bench
+
+clean-venv: ## remove .venv
+	rm -rf $(VENV)

@@ -1,0 +1,90 @@
+"""Command line: ``python -m sle_nb_utils {synth,clean,build,run} ...`` (each has ``--help``).
+
+Exit codes: 0 ok; 2 bad input (one line naming file, row, column and reason; never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_SEED
+from .errors import BadInputError
+
+
+def _synth(args) -> int:
+    from . import messy, synth
+
+    out = Path(args.out)
+    truth = synth.make_truth(seed=args.seed, scale=args.scale)
+    synth.write_truth(truth, out / "truth")
+    defects = messy.write_raw_exports(truth, out / "raw", seed=args.seed)
+    defects.to_csv(out / "truth" / "defects.csv", index=False, lineterminator="\n")
+    n = {k: len(v) for k, v in truth.items()}
+    print(f"synthetic data (seed {args.seed}, scale {args.scale}): {n['patients']} patients, "
+          f"{n['visits']} visits, {n['events']} events, {len(defects)} injected defects -> {out}")
+    return 0
+
+
+def _clean(args) -> int:
+    from . import cleaning
+
+    result = cleaning.clean_directory(Path(args.raw_dir), Path(args.out))
+    print(result.summary() if hasattr(result, "summary") else f"clean tables -> {args.out}")
+    return 0
+
+
+def _build(args) -> int:
+    from . import adam
+
+    tables = adam.build_analysis_tables(Path(args.clean_dir), Path(args.out))
+    print(", ".join(f"{k}: {len(v)} rows" for k, v in tables.items()) + f" -> {args.out}")
+    return 0
+
+
+def _run(args) -> int:
+    from . import report
+
+    report.run_collection(Path(args.data_dir), Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sle_nb_utils",
+                                description="SLE stem-cell transplantation notebooks: data and reports.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("synth", help="write the synthetic raw exports + truth + defect manifest")
+    s.add_argument("--out", required=True, help="output folder (gets raw/ and truth/)")
+    s.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
+    s.add_argument("--scale", type=int, default=1, help="copies of the cohorts, for benchmarks (default 1)")
+    s.set_defaults(func=_synth)
+    c = sub.add_parser("clean", help="raw exports -> clean tables, cleaning_log.csv, quarantine.csv")
+    c.add_argument("raw_dir")
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=_clean)
+    b = sub.add_parser("build", help="clean tables -> analysis tables (adsl, adtte, adlb)")
+    b.add_argument("clean_dir")
+    b.add_argument("--out", required=True)
+    b.set_defaults(func=_build)
+    r = sub.add_parser("run", help="run the whole notebook collection on a raw export folder")
+    r.add_argument("--data-dir", required=True, help="folder of raw exports (CSV / xlsx)")
+    r.add_argument("--out", required=True, help="output folder, outside git (e.g. reports/)")
+    r.set_defaults(func=_run)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BadInputError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"error: file {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

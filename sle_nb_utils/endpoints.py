@@ -1,0 +1,235 @@
+"""Remission, relapse and time-to-event endpoints (our operational definitions, DESIGN §5).
+
+The MSCT papers name complete and partial remission and relapse but their exact wording could not be
+obtained (see ``data/published/README.md``). The definitions below are therefore ours; every threshold
+is a named field of :class:`RemissionDefinition`, printed by the notebooks, and never claimed to be a
+paper's wording.
+
+* complete remission (CR) at a visit: SLEDAI-2K <= 3 and prednisone-equivalent <= 10 mg/day (the
+  steroid cap follows the remission wording of Burt 2018, Bone Marrow Transplant: "no immune
+  suppressive drugs except hydroxychloroquine and/or 10 mg or less of prednisone a day");
+* partial remission (PR) at a visit: not CR, and SLEDAI-2K fallen >= 50 % from baseline;
+* relapse: after a CR or PR, SLEDAI-2K rising by >= 4 points above the lowest post-transplant value
+  seen so far, or a new weight-8 (organ-threatening) descriptor (present now, absent at the previous
+  visit); the relapse date is the first visit that meets it. Only the first relapse is counted.
+
+Times are in months: days / 30.4375 (365.25 / 12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import scores
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class RemissionDefinition:
+    """Thresholds of the operational remission / relapse definitions (see module docstring)."""
+
+    cr_sledai_max: int = 3  # CR: SLEDAI-2K <= this
+    cr_prednisone_max_mg_day: float = 10.0  # CR: prednisone-equivalent <= this (Burt 2018)
+    pr_min_fall_fraction: float = 0.5  # PR: SLEDAI-2K fallen by at least this fraction of baseline
+    relapse_min_rise: int = 4  # relapse: SLEDAI-2K >= post-transplant nadir so far + this
+    relapse_on_new_weight8: bool = True  # relapse: a new organ-threatening (weight 8) descriptor
+    refractory_sledai_min: int = 8  # inclusion (Wang 2018): SLEDAI >= 8 despite treatment
+
+    def table(self) -> pd.DataFrame:
+        """The thresholds as a two-column table for printing."""
+        return pd.DataFrame({"parameter": list(asdict(self)), "value": list(asdict(self).values())})
+
+
+DEFINITION = RemissionDefinition()
+
+
+def months_between(start, end) -> np.ndarray:
+    """Months (days / 30.4375) from ``start`` to ``end`` (datetime-like arrays)."""
+    delta = pd.to_datetime(pd.Series(end)).to_numpy() - pd.to_datetime(pd.Series(start)).to_numpy()
+    return delta.astype("timedelta64[D]").astype(float) / DAYS_PER_MONTH
+
+
+def classify_visits(visits: pd.DataFrame, definition: RemissionDefinition = DEFINITION) -> pd.DataFrame:
+    """Remission status and first relapse at every visit.
+
+    Parameters
+    ----------
+    visits : DataFrame in the data model (``patient_id``, ``visit_month``, ``visit_date``, the 24
+        SLEDAI-2K descriptors, ``prednisone_mg_day``). Month 0 is the baseline.
+
+    Returns
+    -------
+    DataFrame, one row per visit sorted by patient and month, with ``patient_id``, ``visit_month``,
+    ``visit_date``, ``sledai_2k`` (computed), ``baseline_sledai_2k``, ``prednisone_mg_day``,
+    ``remission`` (``baseline`` / ``complete`` / ``partial`` / ``none``), ``relapse`` (True only at
+    the first relapse visit) and ``relapsed`` (True from the first relapse on).
+    """
+    d = definition
+    v = visits.sort_values(["patient_id", "visit_month"]).reset_index(drop=True)
+    out = v[["patient_id", "visit_month", "visit_date", "prednisone_mg_day"]].copy()
+    out["sledai_2k"] = scores.sledai_2k(v).to_numpy()
+    base = out.loc[out["visit_month"] == 0].set_index("patient_id")["sledai_2k"]
+    out["baseline_sledai_2k"] = out["patient_id"].map(base)
+    post = out["visit_month"] > 0
+    complete = post & (out["sledai_2k"] <= d.cr_sledai_max) & (
+        out["prednisone_mg_day"] <= d.cr_prednisone_max_mg_day)
+    partial = post & ~complete & (
+        out["sledai_2k"] <= (1 - d.pr_min_fall_fraction) * out["baseline_sledai_2k"])
+    out["remission"] = np.select([~post, complete, partial], ["baseline", "complete", "partial"], "none")
+
+    w8 = v.loc[:, list(scores.ORGAN_THREATENING_DESCRIPTORS)].to_numpy(dtype=int)
+    relapse = np.zeros(len(out), dtype=bool)
+    pid = out["patient_id"].to_numpy()
+    month = out["visit_month"].to_numpy()
+    s = out["sledai_2k"].to_numpy()
+    rem = out["remission"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    ends = np.r_[starts[1:], len(out)]
+    for a, b in zip(starts, ends):
+        nadir = np.inf
+        remitted = False
+        prev_w8 = None
+        for i in range(a, b):
+            if month[i] == 0:
+                prev_w8 = w8[i]
+                continue
+            if remitted:
+                rise = s[i] >= nadir + d.relapse_min_rise
+                new8 = d.relapse_on_new_weight8 and prev_w8 is not None and bool(
+                    np.any((w8[i] == 1) & (prev_w8 == 0)))
+                if rise or new8:
+                    relapse[i] = True
+                    break
+            nadir = min(nadir, s[i])
+            remitted = remitted or rem[i] in ("complete", "partial")
+            prev_w8 = w8[i]
+    out["relapse"] = relapse
+    out["relapsed"] = out.groupby("patient_id")["relapse"].cummax()
+    return out
+
+
+def first_relapse(classified: pd.DataFrame) -> pd.DataFrame:
+    """One row per relapsing patient: ``patient_id``, ``relapse_month``, ``relapse_date``."""
+    r = classified.loc[classified["relapse"], ["patient_id", "visit_month", "visit_date"]]
+    return r.rename(columns={"visit_month": "relapse_month", "visit_date": "relapse_date"}).reset_index(
+        drop=True)
+
+
+def yearly_remission_relapse(visits: pd.DataFrame, years=(1, 2, 3, 4),
+                             definition: RemissionDefinition = DEFINITION) -> pd.DataFrame:
+    """Complete remission and relapse by year of follow-up, as the MSCT series report them.
+
+    For year *k*: ``evaluable`` = patients with a visit at month 12k; ``complete_remission`` =
+    evaluable patients in CR at that visit; ``relapses`` = evaluable patients whose first relapse
+    visit falls in (12(k-1), 12k] months. Percentages are of the evaluable patients.
+    """
+    c = classify_visits(visits, definition)
+    rel = first_relapse(c).set_index("patient_id")["relapse_month"]
+    rows = []
+    for k in years:
+        at = c.loc[c["visit_month"] == 12 * k]
+        ev = at["patient_id"]
+        cr = int((at["remission"] == "complete").sum())
+        rm = rel.reindex(ev).to_numpy()
+        n_rel = int(np.sum((rm > 12 * (k - 1)) & (rm <= 12 * k)))
+        rows.append({"year": k, "evaluable": len(ev), "complete_remission": cr,
+                     "complete_remission_pct": 100 * cr / len(ev) if len(ev) else np.nan,
+                     "relapses": n_rel, "relapse_pct": 100 * n_rel / len(ev) if len(ev) else np.nan})
+    return pd.DataFrame(rows)
+
+
+#: Analysis origin per cohort. HSCT intention-to-treat analyses start at mobilisation (enrol_date),
+#: so that deaths after mobilisation and before transplant count (Burt 2006); others start at day 0.
+ANALYSIS_ORIGIN = {"hsct_burt2006": "enrol_date"}
+ENDPOINTS = ("OS", "DFS", "REL", "NRM", "TRM", "CR")
+ENDPOINT_LABELS = {
+    "OS": "overall survival (death from any cause)",
+    "DFS": "disease-free survival (first of relapse or death)",
+    "REL": "relapse (competing event: death without prior relapse)",
+    "NRM": "non-relapse mortality (death without prior relapse; competing event: relapse)",
+    "TRM": "treatment-related mortality (competing event: death from other causes)",
+    "CR": "first complete remission (competing event: death before CR)",
+}
+
+
+def time_to_event_table(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFrame,
+                        definition: RemissionDefinition = DEFINITION) -> pd.DataFrame:
+    """One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR).
+
+    Relapse dates come from the ``events`` table (the first ``relapse`` event); deaths from
+    ``patients.death_date``; first complete remission from the visits under ``definition``.
+    Follow-up ends at death or ``last_contact_date``.
+
+    Returns
+    -------
+    DataFrame with ``patient_id``, ``cohort``, ``arm``, ``endpoint``, ``origin`` (the date column
+    the clock starts from), ``start_date``, ``end_date``, ``time_months``, ``status``
+    (0 censored, 1 event of interest, 2 competing event), ``event`` (1 if status == 1),
+    ``event_desc``. Sorted by endpoint, cohort, patient.
+    """
+    p = patients.set_index("patient_id")
+    origin_col = p["cohort"].map(ANALYSIS_ORIGIN).fillna("transplant_date")
+    start = pd.Series(np.where(origin_col == "enrol_date", p["enrol_date"], p["transplant_date"]),
+                      index=p.index)
+    # not transplanted: the clock can only start at enrolment
+    no_tx = start.isna()
+    start[no_tx] = p.loc[no_tx, "enrol_date"]
+    origin_col[no_tx] = "enrol_date"
+    start = pd.to_datetime(start)
+
+    rel = (events.loc[events["event"] == "relapse"].groupby("patient_id")["event_date"].min()
+           .reindex(p.index))
+    death = pd.to_datetime(p["death_date"])
+    last = pd.to_datetime(p["last_contact_date"])
+    end_fu = death.fillna(last)
+    trm = p["death_treatment_related"].astype("boolean").fillna(False).astype(bool)
+
+    c = classify_visits(visits, definition)
+    cr_date = (c.loc[c["remission"] == "complete"].groupby("patient_id")["visit_date"].min()
+               .reindex(p.index))
+
+    def rows(endpoint, end, status, desc):
+        return pd.DataFrame({
+            "patient_id": p.index, "cohort": p["cohort"].to_numpy(), "arm": p["arm"].to_numpy(),
+            "endpoint": endpoint, "origin": origin_col.to_numpy(), "start_date": start.to_numpy(),
+            "end_date": pd.to_datetime(end).to_numpy(), "status": np.asarray(status, dtype=int),
+            "event_desc": np.asarray(desc, dtype=object)})
+
+    dead = death.notna().to_numpy()
+    has_rel = rel.notna().to_numpy()
+    rel_first = has_rel & (~dead | (rel.to_numpy() <= death.to_numpy()))
+    parts = [
+        rows("OS", end_fu, dead, np.where(dead, "death", "censored")),
+    ]
+    dfs_end = pd.Series(np.where(rel_first, rel, end_fu), index=p.index)
+    parts.append(rows("DFS", dfs_end, rel_first | dead,
+                      np.where(rel_first, "relapse", np.where(dead, "death", "censored"))))
+    rel_status = np.where(rel_first, 1, np.where(dead, 2, 0))
+    parts.append(rows("REL", dfs_end, rel_status,
+                      np.select([rel_status == 1, rel_status == 2], ["relapse", "death without relapse"],
+                                "censored")))
+    nrm_status = np.where(rel_first, 2, np.where(dead, 1, 0))
+    parts.append(rows("NRM", dfs_end, nrm_status,
+                      np.select([nrm_status == 1, nrm_status == 2], ["death without relapse", "relapse"],
+                                "censored")))
+    trm_status = np.where(dead & trm.to_numpy(), 1, np.where(dead, 2, 0))
+    parts.append(rows("TRM", end_fu, trm_status,
+                      np.select([trm_status == 1, trm_status == 2],
+                                ["treatment-related death", "death from other causes"], "censored")))
+    has_cr = cr_date.notna().to_numpy()
+    cr_end = pd.Series(np.where(has_cr, cr_date, end_fu), index=p.index)
+    cr_status = np.where(has_cr, 1, np.where(dead, 2, 0))
+    parts.append(rows("CR", cr_end, cr_status,
+                      np.select([cr_status == 1, cr_status == 2], ["complete remission", "death before CR"],
+                                "censored")))
+    out = pd.concat(parts, ignore_index=True)
+    out["time_months"] = months_between(out["start_date"], out["end_date"])
+    out["event"] = (out["status"] == 1).astype(int)
+    order = {e: i for i, e in enumerate(ENDPOINTS)}
+    out = out.sort_values(["endpoint", "cohort", "patient_id"], key=lambda s: s.map(order) if s.name == "endpoint" else s)
+    return out.reset_index(drop=True)[["patient_id", "cohort", "arm", "endpoint", "origin", "start_date",
+                                       "end_date", "time_months", "status", "event", "event_desc"]]

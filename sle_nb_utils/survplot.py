@@ -1,0 +1,204 @@
+"""Survival figures: Kaplan-Meier with an at-risk table, stacked cumulative incidence, forest plot.
+
+Every function takes ``ax=None`` (a new figure is made when None) and returns the axes; the numbers
+behind each figure come from :mod:`sle_nb_utils.survival`, so a notebook can print the same table
+next to the figure.  Nothing here writes timestamps, paths or object addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import blended_transform_factory
+
+from . import survival as sv
+
+__all__ = ["plot_km", "plot_cif_stacked", "plot_forest"]
+
+
+def _ax(ax, figsize=(7, 4.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_km(
+    time,
+    event,
+    group=None,
+    ax=None,
+    conf_int: bool = True,
+    conf_level: float = 0.95,
+    conf_type: str = "log-log",
+    censor_marks: bool = True,
+    risk_table_at: Sequence[float] | None = None,
+    xlabel: str = "Months",
+    ylabel: str = "Survival probability",
+    colors: Sequence[str] | None = None,
+):
+    """Kaplan-Meier curves with pointwise CI bands, censor marks and an at-risk table.
+
+    Parameters
+    ----------
+    time, event : array-like
+        Follow-up in months and 0/1 event indicator.
+    group : array-like, optional
+        One curve per group (sorted labels).
+    ax : matplotlib Axes, optional
+    conf_int, conf_level, conf_type :
+        CI bands as in :func:`sle_nb_utils.survival.kaplan_meier` (log-log by default).
+    censor_marks : bool
+        '+' at each censoring time, on the curve.
+    risk_table_at : sequence of float, optional
+        When given, a survminer-style table under the x-axis: for each group and each time,
+        "number at risk (cumulative events)", aligned with the x ticks (the same numbers as
+        :func:`sle_nb_utils.survival.risk_table`).  The ticks are set to these times.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _ax(ax)
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float).astype(int)
+    labels, codes = sv._groups(group, t.size)
+    colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, lab in enumerate(labels):
+        m = codes == k
+        km = sv.kaplan_meier(t[m], e[m], conf_level=conf_level, conf_type=conf_type)
+        x = np.concatenate(([0.0], km.time.to_numpy()))
+        y = np.concatenate(([1.0], km.surv.to_numpy()))
+        c = colors[k % len(colors)]
+        name = None if group is None else str(lab)
+        ax.step(x, y, where="post", color=c, label=name, lw=1.6)
+        if conf_int:
+            lo = np.concatenate(([1.0], km.lower.to_numpy()))
+            hi = np.concatenate(([1.0], km.upper.to_numpy()))
+            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+        if censor_marks:
+            cens = km[km.n_censor > 0]
+            ax.plot(cens.time, cens.surv, ls="none", marker="+", ms=7, mew=1.2, color=c)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if group is not None:
+        ax.legend(frameon=False)
+    if risk_table_at is not None:
+        at = np.sort(np.asarray(risk_table_at, dtype=float))
+        ax.set_xticks(at)
+        ax.set_xlim(min(0.0, at[0]), max(at[-1], ax.get_xlim()[1]))
+        rt = sv.risk_table(t, e, at, group=group)
+        tr = blended_transform_factory(ax.transData, ax.transAxes)
+        y0 = -0.22
+        step = 0.075
+        ax.text(0, y0, "Number at risk (cumulative events)", transform=ax.transAxes, ha="left", va="top",
+                fontsize=8, fontweight="bold", clip_on=False)
+        for k, lab in enumerate(labels):
+            yk = y0 - step * (k + 1)
+            sub = rt[rt.group == lab]
+            ax.annotate("" if group is None else str(lab), xy=(0, yk), xycoords=ax.transAxes, xytext=(-24, 0),
+                        textcoords="offset points", ha="right", va="top", fontsize=8,
+                        color=colors[k % len(colors)], annotation_clip=False)
+            for _, row in sub.iterrows():
+                ax.text(row.time, yk, f"{row.n_risk} ({row.n_event_cum})", transform=tr, ha="center", va="top",
+                        fontsize=8, clip_on=False)
+    return ax
+
+
+def plot_cif_stacked(
+    time,
+    status,
+    causes: Mapping[int, str] | None = None,
+    event_free_label: str = "Event-free",
+    ax=None,
+    colors: Sequence[str] | None = None,
+    xlabel: str = "Months",
+    ylabel: str = "Probability",
+):
+    """Stacked cumulative incidence: one band per cause, and the event-free probability on top.
+
+    With ``status`` 0 = censored, 1 = relapse, 2 = non-relapse mortality, the bands are relapse
+    (bottom), NRM, and alive without relapse (top); at every time the bands add up to 1 because
+    the Aalen-Johansen incidences plus the all-cause Kaplan-Meier sum to 1.
+
+    Parameters
+    ----------
+    time, status : array-like
+        Follow-up in months; 0 = censored, positive codes = causes.
+    causes : mapping code -> label, optional
+        Order from the bottom up (default: every cause present, labelled "Cause k").
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _ax(ax)
+    t = np.asarray(time, dtype=float)
+    s = np.asarray(status).astype(int)
+    if causes is None:
+        causes = {int(c): f"Cause {int(c)}" for c in np.unique(s[s != 0])}
+    grid = np.concatenate(([0.0], np.unique(t)))
+    colors = list(colors) if colors is not None else ["#c0392b", "#7f8c8d", "#d5e8d4", "#2980b9", "#8e44ad"]
+    base = np.zeros(grid.size)
+    for k, (code, lab) in enumerate(causes.items()):
+        cif, _ = sv.cif_var_at(t, s, grid, cause=code)
+        ax.fill_between(grid, base, base + cif, step="post", color=colors[k % len(colors)], label=lab, lw=0)
+        base = base + cif
+    ax.fill_between(grid, base, 1.0, step="post", color=colors[len(causes) % len(colors)], label=event_free_label, lw=0)
+    ax.set_xlim(0, grid[-1])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return ax
+
+
+def plot_forest(
+    table: pd.DataFrame,
+    ax=None,
+    estimate: str = "hr",
+    lower: str = "lower",
+    upper: str = "upper",
+    label: str = "term",
+    reference: float = 1.0,
+    xlabel: str = "Hazard ratio (95% CI)",
+    annotate: bool = True,
+):
+    """Forest plot of ratios with intervals (e.g. :func:`sle_nb_utils.survival.cox_summary`).
+
+    Rows are drawn top-down in table order on a log x-axis, with a dashed line at
+    ``reference``; with ``annotate`` the estimate and interval are written at the right.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    n = len(table)
+    ax = _ax(ax, figsize=(7, 0.5 * n + 1.2))
+    y = np.arange(n)[::-1]
+    est = table[estimate].to_numpy(dtype=float)
+    lo = table[lower].to_numpy(dtype=float)
+    hi = table[upper].to_numpy(dtype=float)
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="s", color="black", ecolor="black", capsize=3, ms=5)
+    ax.axvline(reference, ls="--", color="grey", lw=1)
+    ax.set_xscale("log")
+    lo_lim, hi_lim = np.nanmin(np.append(lo, reference)), np.nanmax(np.append(hi, reference))
+    nice = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100])
+    ticks = nice[(nice >= lo_lim / 1.5) & (nice <= hi_lim * 1.5)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(v) for v in table[label]])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(xlabel)
+    if annotate:
+        tr = blended_transform_factory(ax.transAxes, ax.transData)
+        for yi, e_, l_, h_ in zip(y, est, lo, hi):
+            ax.text(1.02, yi, f"{e_:.2f} ({l_:.2f}-{h_:.2f})", transform=tr, va="center", fontsize=9, clip_on=False)
+    return ax

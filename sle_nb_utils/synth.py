@@ -1,0 +1,834 @@
+"""Synthetic pseudo-patients calibrated to the published figures (the bundled default data).
+
+No patient-level data of the source studies is public. This module makes **synthetic** cohorts whose
+published figures come out of our own pipeline when it derives them from the visit data:
+
+* ``msct_wang2013`` (87 patients; Wang 2013, the seed's MSCT series): evaluable 83/39/12/6 at the
+  1-4 year visits, complete remission 23/83, 12/39, 5/12, 3/6, first relapses 10/83, 7/39, 2/12, 1/6
+  (20/87), 5/87 deaths none treatment-related, mean follow-up 27 months;
+* ``hsct_burt2006`` (50 enrolled, 48 transplanted; Burt 2006): Kaplan-Meier 5-year OS 84 % and DFS
+  50 % by intention to treat from mobilisation, 1/50 treatment-related death, 2 deaths after
+  mobilisation and before transplant, follow-up after transplant mean 29 months (6-90);
+* ``hsct_ebmt2013`` (28 patients; Alchi 2013): 5-year OS 81 ± 8 %, DFS 29 ± 9 %, relapse incidence
+  56 ± 11 %, non-relapse mortality 15 ± 7 % (± = standard error: Greenwood for Kaplan-Meier,
+  cmprsk's variance for the cumulative incidences), median follow-up 38 (1-110) months, baseline as
+  published.
+
+How (DESIGN §4): first each patient's *story* (follow-up, death, remission and relapse) is fixed by a
+seeded, deterministic allocation that hits the exact published counts (the HSCT event and censoring
+times by a seeded local search on the Kaplan-Meier / Aalen-Johansen estimates); then SLEDAI-2K
+targets per visit that produce exactly that story under :mod:`sle_nb_utils.endpoints`; then the 24
+descriptors that sum to each target; then labs that agree with the lab-driven descriptors. Where a
+paper gives no number the generator uses a documented assumption (``ASSUMPTIONS``). The messy
+hospital exports are made from this truth by :mod:`sle_nb_utils.messy`.
+
+Nothing here is real patient data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import endpoints, scores, survival
+from .config import DEFAULT_SEED
+
+DAY = endpoints.DAYS_PER_MONTH  # days per month
+MSCT_VISIT_MONTHS = (0, 1, 3, 6, 9, 12, 18, 24, 36, 48)
+HSCT_VISIT_MONTHS = (0, 3, 6, 12, 24, 36, 48, 60)
+OPTIONAL_VISITS = (1, 3, 9, 18)  # may be missed; year visits never are
+
+#: Assumptions used where the papers give no number (printed in data/README.md and notebook 00).
+ASSUMPTIONS = [
+    ("msct_wang2013", "sex", "88% female (share from the 2019 MSCT database study, Table 2)"),
+    ("msct_wang2013", "age", "age at MSCT ~ normal(31, 9) years, clipped to 17-55"),
+    ("msct_wang2013", "lupus nephritis", "91% (share from the 2019 MSCT database study, Table 2)"),
+    ("msct_wang2013", "cell source", "BM-MSC before 2009, UC-MSC from 2009 (BM vs UC split not published)"),
+    ("msct_wang2013", "baseline SLEDAI-2K", "median 13, range 8-34 (2019 MSCT database study)"),
+    ("msct_wang2013", "data cut-off", "2011-06-30; transplants from 2007-03 (seed)"),
+    ("msct_wang2013", "deaths", "5 deaths, causes assumed (infection, active lupus, cardiovascular); none treatment-related"),
+    ("msct_wang2013", "prednisone", "baseline 20-60 mg/day, tapering to about 30% of baseline by month 12"),
+    ("hsct_burt2006", "sex and age", "90% female, age ~ normal(31, 9) years (not found in the sources)"),
+    ("hsct_burt2006", "graft", "autologous PBSC, CD34-selected; conditioning CY200+ATG (cyclophosphamide 200 mg/kg + ATG)"),
+    ("hsct_burt2006", "baseline SLEDAI-2K", "median about 17 (not found; Burt 2006 reports only that SLEDAI improved)"),
+    ("hsct_burt2006", "data cut-off", "2005-07-31; enrolment 1997-04 to 2005-01"),
+    ("hsct_ebmt2013", "data cut-off", "2010-03-15; transplants 2001-2008"),
+    ("all", "lab reference limits", "C3 0.90 g/L, C4 0.10 g/L, anti-dsDNA 100 IU/mL (lab-specific in SLEDAI-2K)"),
+    ("all", "labs", "lab values drawn around clinically plausible levels, conditional on the lab-driven SLEDAI-2K descriptors"),
+    ("all", "missed visits", "each optional visit (months 1, 3, 9, 18) missed with probability 0.10"),
+]
+
+
+@dataclass
+class Story:
+    """One patient's fixed story, before descriptors and labs are drawn."""
+
+    patient_id: str
+    cohort: str
+    arm: str
+    centre: str
+    enrol_date: pd.Timestamp
+    transplant_date: pd.Timestamp | None
+    last_contact_date: pd.Timestamp
+    death_date: pd.Timestamp | None = None
+    death_cause: str | None = None
+    death_treatment_related: bool | None = None
+    relapse_date: pd.Timestamp | None = None  # HSCT: exact event date; MSCT: date of the relapse visit
+    relapse_month: int | None = None  # MSCT: nominal month of the relapse visit
+    cr_year_visits: tuple = ()  # MSCT: year visits (12, 24, ...) at which the patient is in CR
+    nephritis: bool = True
+
+
+# --------------------------------------------------------------------------------------------------
+# MSCT: Wang 2013
+# --------------------------------------------------------------------------------------------------
+
+MSCT_START = pd.Timestamp("2007-03-05")
+MSCT_CUTOFF = pd.Timestamp("2011-06-30")
+
+
+def _months(d0: pd.Timestamp, d1: pd.Timestamp) -> float:
+    return (d1 - d0).days / DAY
+
+
+def _add_months(d: pd.Timestamp, m: float) -> pd.Timestamp:
+    return (d + pd.Timedelta(days=int(round(m * DAY)))).normalize()
+
+
+def _msct_stories(rng: np.random.Generator) -> list[Story]:
+    """Allocate the 87 MSCT stories so the published counts hold exactly (see module doc)."""
+    # follow-up groups by the last year visit reached (admin censoring at the cut-off)
+    groups = ([("G48", 48 + 3 * rng.random()) for _ in range(6)]
+              + [("G36", 38.5 + 8.5 * rng.random()) for _ in range(6)]
+              + [("G24", 29.0 + 6.5 * rng.random()) for _ in range(27)]
+              + [("G12", 18.0 + 5.5 * rng.random()) for _ in range(44)])
+    stories: list[Story] = []
+    fu = [g for g in groups]
+    # transplant date = cut-off minus follow-up (admin-censored patients)
+    for i, (g, m) in enumerate(fu):
+        tx = (MSCT_CUTOFF - pd.Timedelta(days=int(m * DAY))).normalize()
+        stories.append(Story(patient_id="", cohort="msct_wang2013", arm="MSCT",
+                             centre="Nanjing Drum Tower Hospital", enrol_date=tx - pd.Timedelta(days=7),
+                             transplant_date=tx, last_contact_date=MSCT_CUTOFF))
+        stories[-1]._group = g  # type: ignore[attr-defined]
+    # the 4 not evaluable at 1 year: 3 deaths and 1 lost to follow-up, transplanted 2007-2009
+    early = [(2.4, "death", "infection (pneumonia)"), (5.1, "death", "active lupus (refractory nephritis)"),
+             (8.6, "death", "cardiovascular (myocardial infarction)"), (7.2, "lost", None)]
+    for j, (m, kind, cause) in enumerate(early):
+        tx = (pd.Timestamp("2007-09-01") + pd.Timedelta(days=int(j * 211 + rng.integers(0, 60)))).normalize()
+        end = _add_months(tx, m)
+        s = Story(patient_id="", cohort="msct_wang2013", arm="MSCT", centre="Nanjing Drum Tower Hospital",
+                  enrol_date=tx - pd.Timedelta(days=7), transplant_date=tx, last_contact_date=end)
+        if kind == "death":
+            s.death_date, s.death_cause, s.death_treatment_related = end, cause, False
+        s._group = "G0"  # type: ignore[attr-defined]
+        stories.append(s)
+    # two later deaths: one in G12 (after the 18-month visit), one in G24 (after the 24-month visit)
+    g12 = [s for s in stories if s._group == "G12" and _months(s.transplant_date, MSCT_CUTOFF) > 21]
+    g24 = [s for s in stories if s._group == "G24"]
+    for s, m, cause in ((g12[0], 20.3, "infection (sepsis)"), (g24[3], 28.4, "active lupus (CNS lupus)")):
+        s.death_date = _add_months(s.transplant_date, m)
+        s.last_contact_date = s.death_date
+        s.death_cause, s.death_treatment_related = cause, False
+
+    def evaluable(s: Story, k: int) -> bool:
+        return s._group != "G0" and int(s._group[1:]) >= 12 * k  # type: ignore[attr-defined]
+
+    # first relapses: year 4 (month 48) 1, year 3 (36) 2, year 2 (18/24) 7, year 1 (6/9/12) 10
+    order = list(rng.permutation(len(stories)))
+    taken: set[int] = set()
+
+    def pick(n: int, k: int) -> list[int]:
+        cand = [i for i in order if i not in taken and evaluable(stories[i], k)
+                and stories[i].death_date is None]
+        chosen = cand[:n]
+        taken.update(chosen)
+        return chosen
+
+    for k, n, months in ((4, 1, (48,)), (3, 2, (36,)), (2, 7, (18, 24)), (1, 10, (6, 9, 12))):
+        for i in pick(n, k):
+            stories[i].relapse_month = int(months[rng.integers(0, len(months))])
+
+    # complete remission at the year visits: 3/6 at 48, 5/12 at 36, 12/39 at 24, 23/83 at 12;
+    # prefer patients already in CR at the next year visit (remission tends to persist)
+    targets = {4: 3, 3: 5, 2: 12, 1: 23}
+    cr: dict[int, set[int]] = {k: set() for k in targets}
+    for k in (4, 3, 2, 1):
+        elig = [i for i in range(len(stories)) if evaluable(stories[i], k)
+                and (stories[i].relapse_month is None or stories[i].relapse_month > 12 * k)]
+        later = cr.get(k + 1, set())
+        weights = np.array([4.0 if i in later else 1.0 for i in elig])
+        chosen = rng.choice(elig, size=targets[k], replace=False, p=weights / weights.sum())
+        cr[k] = set(int(c) for c in chosen)
+    for i, s in enumerate(stories):
+        s.cr_year_visits = tuple(12 * k for k in (1, 2, 3, 4) if i in cr[k])
+    return stories
+
+
+# --------------------------------------------------------------------------------------------------
+# HSCT: event and censoring times by a seeded local search on the published estimates
+# --------------------------------------------------------------------------------------------------
+
+def _within(value: float, target: float, half: float = 0.45) -> float:
+    """Distance of ``value`` (percent) outside [target - half, target + half]; 0 inside."""
+    return max(0.0, abs(value - target) - half)
+
+
+def hsct_metrics(time_death, dead, time_rel, relapsed, follow_up=None) -> dict:
+    """Published-style 5-year figures (percent) from per-patient times in months.
+
+    ``time_death``/``dead``: time to death or censoring and the death indicator; ``time_rel`` /
+    ``relapsed``: time to relapse (meaningful when ``relapsed``). Uses :mod:`sle_nb_utils.survival`.
+    """
+    dead = np.asarray(dead, dtype=bool)
+    relapsed = np.asarray(relapsed, dtype=bool)
+    rel_first = relapsed & (~dead | (time_rel <= time_death))
+    t_first = np.where(rel_first, time_rel, time_death)
+    status = np.where(rel_first, 1, np.where(dead, 2, 0))
+    os_, os_se = survival.km_surv_se_at(time_death, dead.astype(int), 60.0)
+    dfs, dfs_se = survival.km_surv_se_at(t_first, (status > 0).astype(int), 60.0)
+    rel, rel_v = survival.cif_var_at(t_first, status, 60.0, cause=1)
+    nrm, nrm_v = survival.cif_var_at(t_first, status, 60.0, cause=2)
+    return {"os": 100 * os_, "os_se": 100 * os_se, "dfs": 100 * dfs, "dfs_se": 100 * dfs_se,
+            "rel": 100 * rel, "rel_se": 100 * np.sqrt(rel_v), "nrm": 100 * nrm,
+            "nrm_se": 100 * np.sqrt(nrm_v)}
+
+
+def _whole_days(state):
+    """Round every float array of a search state to whole days (dates are stored as days)."""
+    return [np.round(a * DAY) / DAY if a.dtype.kind == "f" else a for a in state]
+
+
+def _local_search(rng, init, propose, loss, max_iter=4_000, restarts=2_000):
+    """Seeded hill-climb: accept a proposal when it does not increase the loss; stop at loss 0."""
+    for _ in range(restarts):
+        state = init(rng)
+        cur = loss(state)
+        for _ in range(max_iter):
+            if cur == 0.0:
+                return state
+            cand = propose(rng, state)
+            val = loss(cand)
+            if val <= cur:
+                state, cur = cand, val
+        # restart from a fresh random state
+    raise RuntimeError("calibration search did not converge")
+
+
+BURT_ENROL_FIRST = pd.Timestamp("1997-04-14")
+BURT_ENROL_LAST = pd.Timestamp("2005-01-20")
+BURT_CUTOFF = pd.Timestamp("2005-07-31")
+
+
+def _burt_times(rng):
+    """Times (months from mobilisation) for the 48 transplanted Burt patients.
+
+    Fixed: 2 deaths after mobilisation and before transplant (added separately). Searched: per
+    patient censoring, death and relapse times so that KM 5-year OS (all 50, ITT) rounds to 84 %,
+    DFS to 50 %, and follow-up after transplant has mean 29 months (range 6-90).
+    """
+    n = 48
+    gap = np.round((0.8 + 0.7 * rng.random(n)) * DAY) / DAY  # mobilisation to transplant, months
+    pre_t = np.array([1.1, 1.6])  # the two deaths after mobilisation
+
+    def init(r):
+        c = np.clip(r.gamma(1.6, 19.0, n), 7.0, 91.0)
+        c[0], c[1] = 6.2 + gap[0], 90.0 + gap[1]  # the range ends: 6 and 90 months after transplant
+        dead = r.random(n) < 0.10
+        dead[:2] = False
+        td = c * r.random(n) ** 0.7
+        rel = r.random(n) < 0.45
+        tr = c * r.random(n)
+        return [c, dead, np.maximum(td, gap + 6.0), rel, np.maximum(tr, gap + 3.5)]
+
+    def propose(r, st):
+        c, dead, td, rel, tr = (a.copy() for a in st)
+        i = int(r.integers(2, n))
+        k = r.integers(0, 4)
+        if k == 0:
+            c[i] = float(np.clip(r.gamma(1.6, 19.0), 7.0, 91.0))
+        elif k == 1:
+            dead[i] = not dead[i]
+        elif k == 2:
+            rel[i] = not rel[i]
+        else:
+            td[i], tr[i] = c[i] * r.random(), c[i] * r.random()
+        td = np.clip(td, gap + 6.0, c)
+        tr = np.clip(tr, gap + 3.5, c)
+        return [c, dead, td, rel, tr]
+
+    def evaluate(st):
+        c, dead, td, rel, tr = st
+        t_death = np.r_[np.where(dead, td, c), pre_t]
+        d = np.r_[dead, [True, True]]
+        t_rel = np.r_[tr, pre_t]
+        r_ = np.r_[rel & (tr < np.where(dead, td, c)), [False, False]]
+        m = hsct_metrics(t_death, d, t_rel, r_)
+        fu = np.where(dead, td, c) - gap
+        return m, fu
+
+    def loss(st):
+        m, fu = evaluate(st)
+        if np.isnan(m["os"]) or np.isnan(m["dfs"]):
+            return 1e9
+        return (_within(m["os"], 84) + _within(m["dfs"], 50) + _within(fu.mean(), 29)
+                + 10 * max(0.0, 5.5 - fu.min()) + 10 * max(0.0, fu.max() - 90.49))
+
+    st = _local_search(rng, lambda r: _whole_days(init(r)), lambda r, s: _whole_days(propose(r, s)), loss)
+    c, dead, td, rel, tr = st
+    end = np.where(dead, td, c)
+    return gap, end, dead, np.where(rel & (tr < end), tr, np.nan)
+
+
+EBMT_CUTOFF = pd.Timestamp("2010-03-15")
+
+
+def _ebmt_times(rng):
+    """Times (months from transplant) for the 28 EBMT patients.
+
+    Searched so that 5-year OS rounds to 81 (SE 8), DFS 29 (SE 9), relapse CIF 56 (SE 11) and NRM
+    CIF 15 (SE 7) percent, with median follow-up 38 months (range 1-110).
+    """
+    n = 28
+
+    def init(r):
+        c = np.clip(r.gamma(2.0, 22.0, n), 14.5, 108.0)
+        c[0], c[1] = 1.0, 110.0  # range ends: an early death at 1 month and a 110-month follow-up
+        typ = r.choice(4, size=n, p=[0.25, 0.5, 0.15, 0.10])  # 0 none, 1 relapse, 2 NRM, 3 rel+death
+        typ[0], typ[1] = 2, 0
+        te = c * r.random(n)
+        te = np.minimum(np.where(typ == 2, te, np.maximum(te, 3.5)), c)
+        td = te + (c - te) * r.random(n)
+        te[0], td[0] = 1.0, 1.0
+        return [c, typ, te, td]
+
+    def propose(r, st):
+        c, typ, te, td = (a.copy() for a in st)
+        i = int(r.integers(2, n))
+        k = r.integers(0, 3)
+        if k == 0:
+            c[i] = float(np.clip(r.gamma(2.0, 22.0), 4.0, 108.0))
+        elif k == 1:
+            typ[i] = r.integers(0, 4)
+        else:
+            te[i] = c[i] * r.random()
+            td[i] = te[i] + (c[i] - te[i]) * r.random()
+        te = np.minimum(np.where(typ == 2, te, np.maximum(te, 3.5)), c)
+        td = np.clip(td, te, c)
+        te[0], td[0] = 1.0, 1.0
+        return [c, typ, te, td]
+
+    def evaluate(st):
+        c, typ, te, td = st
+        dead = (typ == 2) | (typ == 3)
+        t_death = np.where(typ == 2, te, np.where(typ == 3, td, c))
+        relapsed = (typ == 1) | (typ == 3)
+        t_rel = np.where(relapsed, te, np.inf)
+        m = hsct_metrics(t_death, dead, t_rel, relapsed)
+        return m, t_death
+
+    def loss(st):
+        m, fu = evaluate(st)
+        if any(np.isnan(v) for v in m.values()):
+            return 1e9
+        # registry follow-up: transplanted 2001-2008 and followed to the cut-off, or lost earlier
+        return (_within(m["os"], 81) + _within(m["os_se"], 8) + _within(m["dfs"], 29)
+                + _within(m["dfs_se"], 9) + _within(m["rel"], 56) + _within(m["rel_se"], 11)
+                + _within(m["nrm"], 15) + _within(m["nrm_se"], 7) + _within(np.median(fu), 38))
+
+    st = _local_search(rng, lambda r: _whole_days(init(r)), lambda r, s: _whole_days(propose(r, s)), loss)
+    c, typ, te, td = st
+    dead = (typ == 2) | (typ == 3)
+    t_end = np.where(typ == 2, te, np.where(typ == 3, td, c))
+    t_rel = np.where((typ == 1) | (typ == 3), te, np.nan)
+    return t_end, dead, t_rel, typ
+
+
+def _hsct_stories(rng) -> list[Story]:
+    stories: list[Story] = []
+    # ---- Burt 2006 --------------------------------------------------------------------------
+    gap, end, dead, t_rel = _burt_times(rng)
+    span = (BURT_ENROL_LAST - BURT_ENROL_FIRST).days
+    for i in range(48):
+        # admin-censored patients were enrolled (cut-off - follow-up); others anywhere in the window
+        if not dead[i] and end[i] >= (BURT_CUTOFF - BURT_ENROL_LAST).days / DAY:
+            enrol = (BURT_CUTOFF - pd.Timedelta(days=int(round(end[i] * DAY)))).normalize()
+            last = BURT_CUTOFF
+        else:
+            latest = (BURT_CUTOFF - pd.Timedelta(days=int(round(end[i] * DAY)))).normalize()
+            hi = max(0, min(span, (latest - BURT_ENROL_FIRST).days))
+            enrol = (BURT_ENROL_FIRST + pd.Timedelta(days=int(rng.integers(0, hi + 1)))).normalize()
+            last = _add_months(enrol, end[i])
+        tx = _add_months(enrol, gap[i])
+        s = Story(patient_id="", cohort="hsct_burt2006", arm="HSCT",
+                  centre="Northwestern Memorial Hospital, Chicago", enrol_date=enrol, transplant_date=tx,
+                  last_contact_date=last)
+        if dead[i]:
+            s.death_date = last
+            s.death_cause = "active lupus" if rng.random() < 0.5 else "infection"
+            s.death_treatment_related = False
+        if not np.isnan(t_rel[i]):
+            s.relapse_date = _add_months(enrol, t_rel[i])
+        stories.append(s)
+    # the two deaths after mobilisation, before transplant (Burt 2006); mucormycosis is the one the
+    # source counts as treatment-related (1/50)
+    for j, (m, cause, trm) in enumerate(((1.1, "mucormycosis after mobilisation", True),
+                                         (1.6, "active lupus after mobilisation", False))):
+        enrol = (BURT_ENROL_FIRST + pd.Timedelta(days=700 + 900 * j)).normalize()
+        d = _add_months(enrol, m)
+        stories.append(Story(patient_id="", cohort="hsct_burt2006", arm="HSCT",
+                             centre="Northwestern Memorial Hospital, Chicago", enrol_date=enrol,
+                             transplant_date=None, last_contact_date=d, death_date=d, death_cause=cause,
+                             death_treatment_related=trm))
+    # ---- EBMT 2013 ----------------------------------------------------------------------------
+    t_end, dead, t_rel, typ = _ebmt_times(rng)
+    centres = ["Leiden", "Paris Saint-Louis", "London UCLH", "Sheffield", "Barcelona", "Genoa",
+               "Nantes", "Basel"]
+    for i in range(28):
+        if not dead[i] and t_end[i] >= 14.5:
+            tx = (EBMT_CUTOFF - pd.Timedelta(days=int(round(t_end[i] * DAY)))).normalize()
+            last = EBMT_CUTOFF
+        else:
+            lo, hi = pd.Timestamp("2001-01-15"), pd.Timestamp("2008-12-15")
+            hi = min(hi, (EBMT_CUTOFF - pd.Timedelta(days=int(round(t_end[i] * DAY)) + 1)))
+            tx = (lo + pd.Timedelta(days=int(rng.integers(0, max(1, (hi - lo).days))))).normalize()
+            last = _add_months(tx, t_end[i])
+        s = Story(patient_id="", cohort="hsct_ebmt2013", arm="HSCT", centre=centres[i % 8],
+                  enrol_date=tx - pd.Timedelta(days=int(rng.integers(25, 45))), transplant_date=tx,
+                  last_contact_date=last)
+        if dead[i]:
+            s.death_date = last
+            s.death_cause = "transplant-related infection" if typ[i] == 2 else "progressive lupus"
+            s.death_treatment_related = bool(typ[i] == 2)
+        if not np.isnan(t_rel[i]):
+            s.relapse_date = _add_months(tx, t_rel[i])
+            if s.death_date is not None and s.relapse_date > s.death_date:
+                s.relapse_date = s.death_date
+        stories.append(s)
+    return stories
+
+
+# --------------------------------------------------------------------------------------------------
+# Baseline characteristics
+# --------------------------------------------------------------------------------------------------
+
+def _with_median_range(rng, n, median, lo, hi, sigma):
+    """``n`` positive values with exactly the given median and range (lognormal in between)."""
+    x = np.sort(np.clip(np.exp(np.log(median) + sigma * rng.standard_normal(n)), lo, hi))
+    x[0], x[-1] = lo, hi
+    mid = [n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]
+    x[: mid[0]] = np.minimum(x[: mid[0]], median)
+    x[mid[-1] + 1:] = np.maximum(x[mid[-1] + 1:], median)
+    x[mid] = median
+    return x[rng.permutation(n)]
+
+
+NEPHRITIS_CLASSES = ["III", "IV", "IV", "IV", "V", "III+V", "IV+V"]
+
+
+def _patients_frame(stories: list[Story], rng) -> pd.DataFrame:
+    rows = []
+    by_cohort: dict[str, list[Story]] = {}
+    for s in stories:
+        by_cohort.setdefault(s.cohort, []).append(s)
+    prefix = {"msct_wang2013": "NJ", "hsct_burt2006": "NW", "hsct_ebmt2013": "EB"}
+    for cohort, group in by_cohort.items():
+        group.sort(key=lambda s: (s.transplant_date or s.enrol_date, s.enrol_date))
+        n = len(group)
+        if cohort == "hsct_ebmt2013":
+            female = np.r_[np.ones(25, bool), np.zeros(3, bool)][rng.permutation(n)]
+            age = np.round(_with_median_range(rng, n, 29, 16, 48, 0.25), 1)
+            duration = np.round(_with_median_range(rng, n, 52, 9, 396, 0.9), 0)
+            neph = np.r_[np.ones(17, bool), np.zeros(11, bool)][rng.permutation(n)]
+            # CD34 selection in 36% (10/28), mostly among non-relapsers (Alchi 2013: lower relapse rate)
+            rel = np.array([s.relapse_date is not None for s in group])
+            score = rng.random(n) + 1.5 * (~rel)
+            cd34 = np.zeros(n, bool)
+            cd34[np.argsort(-score)[:10]] = True
+            cond = np.r_[np.repeat("low intensity", 10), np.repeat("intermediate intensity", 18)][
+                rng.permutation(n)]
+        else:
+            share_f = 0.88 if cohort == "msct_wang2013" else 0.90
+            female = rng.random(n) < share_f
+            age = np.round(np.clip(31 + 9 * rng.standard_normal(n), 18, 55), 1)
+            duration = np.round(np.clip(np.exp(np.log(60) + 0.7 * rng.standard_normal(n)), 6, 300), 0)
+            neph = rng.random(n) < (0.91 if cohort == "msct_wang2013" else 0.65)
+            cd34 = np.ones(n, bool)
+            cond = np.repeat("CY200+ATG", n)
+        for i, s in enumerate(group):
+            s.patient_id = f"{prefix[cohort]}-{i + 1:04d}"
+            s.nephritis = bool(neph[i])
+            if cohort == "msct_wang2013":
+                source = "BM-MSC" if s.transplant_date < pd.Timestamp("2009-01-01") else "UC-MSC"
+                dose, conditioning, sel = 1e6, "none", pd.NA
+            else:
+                source = "autologous PBSC (CD34-selected)" if cd34[i] else "autologous PBSC"
+                dose, conditioning, sel = float(np.round(rng.uniform(2.5, 8.0), 1) * 1e6), cond[i], bool(cd34[i])
+            rows.append({
+                "patient_id": s.patient_id, "cohort": cohort, "arm": s.arm, "centre": s.centre,
+                "cell_source": source, "cell_dose_per_kg": dose, "conditioning": conditioning,
+                "cd34_selected": sel, "sex": "F" if female[i] else "M",
+                "age_at_transplant_years": float(age[i]), "disease_duration_months": float(duration[i]),
+                "lupus_nephritis": bool(neph[i]),
+                "nephritis_class": NEPHRITIS_CLASSES[int(rng.integers(0, 7))] if neph[i] else pd.NA,
+                "enrol_date": s.enrol_date, "transplant_date": s.transplant_date,
+                "last_contact_date": s.last_contact_date, "death_date": s.death_date,
+                "death_cause": s.death_cause if s.death_cause else pd.NA,
+                "death_treatment_related": s.death_treatment_related
+                if s.death_treatment_related is not None else pd.NA,
+            })
+    p = pd.DataFrame(rows)
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        p[c] = pd.to_datetime(p[c])
+    p["cd34_selected"] = p["cd34_selected"].astype("boolean")
+    p["death_treatment_related"] = p["death_treatment_related"].astype("boolean")
+    return p
+
+
+# --------------------------------------------------------------------------------------------------
+# SLEDAI-2K targets per visit, descriptors that sum to them, labs that agree with them
+# --------------------------------------------------------------------------------------------------
+
+W8 = list(scores.ORGAN_THREATENING_DESCRIPTORS)
+W4_RENAL = ["sledai_proteinuria", "sledai_haematuria", "sledai_urinary_casts", "sledai_pyuria"]
+W4_OTHER = ["sledai_arthritis", "sledai_myositis"]
+W2 = ["sledai_low_complement", "sledai_increased_dna_binding", "sledai_rash", "sledai_alopecia",
+      "sledai_mucosal_ulcers", "sledai_pleurisy", "sledai_pericarditis"]
+W1 = ["sledai_fever", "sledai_thrombocytopenia", "sledai_leukopenia"]
+
+#: Median SLEDAI-2K as a fraction of baseline after MSCT (shape: 13 -> 9, 8, 6, 5 at months 1-12,
+#: 2019 MSCT database study); later months assumed to level off.
+MSCT_SLEDAI_FRACTION = {1: 0.70, 3: 0.62, 6: 0.47, 9: 0.42, 12: 0.40, 18: 0.38, 24: 0.36, 36: 0.35,
+                        48: 0.33}
+#: Prednisone as a fraction of the baseline dose (assumed taper).
+PREDNISONE_FRACTION = {0: 1.0, 1: 0.85, 3: 0.65, 6: 0.45, 9: 0.35, 12: 0.30, 18: 0.27, 24: 0.25,
+                       36: 0.22, 48: 0.20, 60: 0.20}
+#: Share of patients still on an immunosuppressant (besides hydroxychloroquine), by month (assumed).
+IMMUNOSUPPRESSANT_SHARE = {0: 1.0, 1: 0.9, 3: 0.8, 6: 0.65, 9: 0.55, 12: 0.45, 18: 0.4, 24: 0.35,
+                           36: 0.3, 48: 0.3, 60: 0.3}
+IMMUNOSUPPRESSANTS = ["cyclophosphamide", "mycophenolate mofetil", "tacrolimus", "azathioprine",
+                      "leflunomide"]
+
+
+class _Patient:
+    """Per-patient latent traits that keep a patient's visits coherent."""
+
+    def __init__(self, rng, nephritis: bool):
+        self.nephritis = nephritis
+        renal = list(rng.permutation(W4_RENAL))
+        if rng.random() < 0.85:  # proteinuria is the commonest renal descriptor
+            renal.remove("sledai_proteinuria")
+            renal.insert(0, "sledai_proteinuria")
+        other = list(rng.permutation(W4_OTHER))
+        self.fours = (renal + other) if nephritis else other
+        twos = list(rng.permutation(W2))
+        for d in ("sledai_increased_dna_binding", "sledai_low_complement"):
+            if rng.random() < 0.7:  # serological activity is common and persists
+                twos.remove(d)
+                twos.insert(0, d)
+        self.twos = twos
+        self.ones = list(rng.permutation(W1))
+        self.eights = list(rng.permutation(W8))
+        self.prot_base = float(np.clip(np.exp(np.log(2.6) + 0.5 * rng.standard_normal()), 0.7, 8.0))
+        self.creat_base = float(np.clip(np.exp(np.log(105) + 0.35 * rng.standard_normal()), 55, 400)
+                                if nephritis else rng.uniform(50, 80))
+        self.alb_base = float(rng.uniform(20, 33) if nephritis else rng.uniform(33, 40))
+        self.hb_base = float(rng.uniform(85, 120))
+        self.u = rng.random(6)  # quantiles for C3, C4, dsDNA, platelets, WBC levels
+
+
+def _descriptors(T: int, pt: _Patient, rng, allow8: bool) -> dict[str, int]:
+    """A set of descriptors whose SLEDAI-2K weights sum exactly to ``T``."""
+    chosen: list[str] = []
+    R = int(T)
+    n1 = R % 2
+    if n1 == 1 and R >= 5 and rng.random() < 0.15:
+        n1 = 3
+    chosen += pt.ones[:n1]
+    R -= n1
+    cap4, cap2 = 4 * len(pt.fours), 2 * len(pt.twos)
+    n8 = 1 if (allow8 and R >= 10 and rng.random() < 0.35) else 0
+    while R - 8 * n8 > cap4 + cap2:  # too high for this patient's other descriptors
+        n8 += 1
+    chosen += pt.eights[:n8]
+    R -= 8 * n8
+    k4_min = max(0, -(-(R - cap2) // 4))
+    k4_max = min(R // 4, len(pt.fours))
+    if k4_min > k4_max:
+        raise ValueError(f"cannot decompose SLEDAI-2K {T} for this patient")
+    k4 = int(rng.integers(k4_min, k4_max + 1)) if k4_max > k4_min else k4_min
+    if pt.nephritis and R >= 4 and k4 == 0:
+        k4 = 1
+    chosen += pt.fours[:k4]
+    R -= 4 * k4
+    chosen += pt.twos[: R // 2]
+    out = {d: 0 for d in scores.SLEDAI_2K_DESCRIPTORS}
+    for d in chosen:
+        out[d] = 1
+    assert sum(scores.SLEDAI_2K_WEIGHTS[d] * v for d, v in out.items()) == T
+    return out
+
+
+def _labs(desc: dict, pt: _Patient, act: float, month: int, rng) -> dict:
+    """Labs consistent with the lab-driven descriptors (cut-offs in :mod:`scores`)."""
+    u = pt.u
+    noise = lambda s: float(np.exp(s * rng.standard_normal()))  # noqa: E731
+    if desc["sledai_proteinuria"]:
+        prot = max(0.55, pt.prot_base * act ** 1.2 * noise(0.15))
+    else:
+        prot = rng.uniform(0.10, 0.48) if pt.nephritis else rng.uniform(0.04, 0.20)
+    if desc["sledai_low_complement"]:
+        c3 = 0.35 + (0.50 * u[0]) * (1 - 0.4 * act) + rng.uniform(-0.03, 0.0)
+        c4 = 0.03 + 0.12 * u[1] * (1 - 0.3 * act)
+    else:
+        c3 = 0.92 + 0.40 * u[0] * rng.uniform(0.8, 1.0)
+        c4 = 0.11 + 0.22 * u[1] * rng.uniform(0.8, 1.0)
+    dna = (120 + 600 * u[2] * (0.4 + 0.6 * act) * noise(0.1)) if desc["sledai_increased_dna_binding"] \
+        else (5 + 85 * u[2] * rng.uniform(0.6, 1.0))
+    plt_ = (35 + 60 * u[3] * rng.uniform(0.8, 1.0)) if desc["sledai_thrombocytopenia"] \
+        else (110 + 260 * u[3] * rng.uniform(0.8, 1.0))
+    wbc = (1.5 + 1.4 * u[4] * rng.uniform(0.8, 1.0)) if desc["sledai_leukopenia"] \
+        else (3.1 + 6.4 * u[4] * rng.uniform(0.8, 1.0))
+    creat = pt.creat_base * (0.80 + 0.20 * act) * noise(0.05)
+    alb = min(48.0, pt.alb_base + (1 - act) * 9.0 * noise(0.1))
+    hb = pt.hb_base + (1 - act) * 12 * noise(0.1)
+    labs = {
+        "proteinuria_g_24h": round(prot, 2), "creatinine_umol_l": round(creat, 1),
+        "albumin_g_l": round(alb, 1), "c3_g_l": round(c3, 2), "c4_g_l": round(c4, 2),
+        "anti_dsdna_iu_ml": round(dna, 1), "wbc_10e9_l": round(wbc, 1),
+        "platelets_10e9_l": float(round(plt_)), "haemoglobin_g_l": float(round(hb)),
+    }
+    # rounding must not cross a SLEDAI-2K cut-off
+    labs["proteinuria_g_24h"] = max(labs["proteinuria_g_24h"], 0.51) if desc["sledai_proteinuria"] \
+        else min(labs["proteinuria_g_24h"], 0.50)
+    labs["c3_g_l"] = min(labs["c3_g_l"], 0.89) if desc["sledai_low_complement"] else max(labs["c3_g_l"], 0.90)
+    if not desc["sledai_low_complement"]:
+        labs["c4_g_l"] = max(labs["c4_g_l"], 0.10)
+    if month > 0:  # labs missed now and then (never at baseline)
+        for col, p in (("anti_dsdna_iu_ml", 0.04), ("c4_g_l", 0.04), ("haemoglobin_g_l", 0.03)):
+            if rng.random() < p:
+                labs[col] = np.nan
+    return labs
+
+
+def _round_dose(x: float) -> float:
+    return float(max(2.5, 2.5 * round(x / 2.5)))
+
+
+def _visit_dates(s: Story, months, rng) -> list[tuple[int, pd.Timestamp]]:
+    """Nominal months with their dates, up to the end of follow-up; optional visits may be missed."""
+    end = s.death_date if s.death_date is not None else s.last_contact_date
+    out = []
+    for m in months:
+        if m == 0:
+            d = s.enrol_date if s.arm == "HSCT" else s.transplant_date - pd.Timedelta(
+                days=int(rng.integers(1, 8)))
+        else:
+            if s.transplant_date is None:
+                break
+            d = s.transplant_date + pd.Timedelta(days=int(round(m * DAY)) + int(rng.integers(-5, 6)))
+        if d > end:
+            break
+        if m in OPTIONAL_VISITS and m != s.relapse_month and rng.random() < 0.10:
+            continue
+        out.append((m, d.normalize()))
+    return out
+
+
+def _sledai_path(s: Story, plan, B: int, rng) -> list[int]:
+    """SLEDAI-2K targets per planned visit that reproduce the story under our definitions."""
+    months = [m for m, _ in plan]
+    dates = [d for _, d in plan]
+    T = [B]
+    if s.arm == "MSCT":
+        resp = float(np.exp(0.25 * rng.standard_normal()))
+        for m in months[1:]:
+            raw = int(round(B * MSCT_SLEDAI_FRACTION[m] * resp * np.exp(0.15 * rng.standard_normal())))
+            T.append(int(np.clip(raw, 2, B)))
+        for i, m in enumerate(months):
+            if m in (12, 24, 36, 48):
+                T[i] = int(rng.choice([2, 2, 3])) if m in s.cr_year_visits else max(T[i], 4)
+        r_idx = months.index(s.relapse_month) if s.relapse_month is not None else None
+    else:
+        for m in months[1:]:
+            T.append(int(rng.choice([0, 2, 2, 3])))
+        r_idx = None
+        if s.relapse_date is not None:
+            after = [i for i, d in enumerate(dates) if i > 0 and d >= s.relapse_date]
+            r_idx = after[0] if after else None
+    if r_idx is not None:  # the visit before a relapse is in remission (PR: SLEDAI <= 50% baseline)
+        T[r_idx - 1] = min(T[r_idx - 1], B // 2)
+    nadir, remitted = np.inf, False
+    for i in range(1, len(T)):
+        if r_idx is not None and i == r_idx:
+            T[i] = int(nadir + 4 + rng.integers(0, 5))
+            for j in range(i + 1, len(T)):
+                T[j] = int(max(4, T[i] + rng.integers(-2, 3)))
+            break
+        if remitted:
+            T[i] = int(min(T[i], nadir + 3))
+        nadir = min(nadir, T[i])
+        remitted = remitted or T[i] <= B / 2 or T[i] <= 3
+    return T
+
+
+def _patient_visits(s: Story, pt: _Patient, B: int, rng) -> list[dict]:
+    months = MSCT_VISIT_MONTHS if s.arm == "MSCT" else HSCT_VISIT_MONTHS
+    plan = _visit_dates(s, months, rng)
+    T = _sledai_path(s, plan, B, rng)
+    relapse_i = None
+    if s.arm == "MSCT" and s.relapse_month is not None:
+        relapse_i = [m for m, _ in plan].index(s.relapse_month)
+    elif s.relapse_date is not None:
+        after = [i for i, (_, d) in enumerate(plan) if i > 0 and d >= s.relapse_date]
+        relapse_i = after[0] if after else None
+    p0 = float(rng.choice([20, 25, 30, 40, 50, 60], p=[0.15, 0.15, 0.25, 0.2, 0.15, 0.1]))
+    u_is = rng.random()
+    base_is = list(rng.choice(IMMUNOSUPPRESSANTS, size=int(rng.integers(1, 3)), replace=False))
+    hcq = rng.random() < 0.7
+    rows = []
+    for i, (m, d) in enumerate(plan):
+        post_relapse = relapse_i is not None and i >= relapse_i
+        desc = _descriptors(T[i], pt, rng, allow8=(m == 0 and rng.random() < 0.3) or (
+            relapse_i is not None and i == relapse_i and rng.random() < 0.3))
+        act = T[i] / max(B, 1)
+        if s.arm == "MSCT":
+            pred = _round_dose(p0 * PREDNISONE_FRACTION[m])
+        else:
+            pred = p0 if m == 0 else _round_dose(rng.choice([5.0, 7.5, 10.0]))
+        in_cr_story = T[i] <= 3 and (m in s.cr_year_visits or s.arm == "HSCT" or m not in (12, 24, 36, 48))
+        if m > 0 and in_cr_story and not post_relapse:
+            pred = min(pred, float(rng.choice([5.0, 7.5, 10.0])))
+        if post_relapse:
+            pred = _round_dose(max(pred, 30.0) * (0.8 if i > relapse_i else 1.0))
+        if m == 0:
+            drugs = base_is
+        elif s.arm == "HSCT":
+            drugs = ["mycophenolate mofetil"] if post_relapse else []
+        else:
+            drugs = base_is[:1] if u_is < IMMUNOSUPPRESSANT_SHARE[m] else []
+            if post_relapse:
+                drugs = sorted(set(drugs) | {"cyclophosphamide"})
+        if hcq:
+            drugs = list(drugs) + ["hydroxychloroquine"]
+        row = {"patient_id": s.patient_id, "visit_date": d, "visit_month": m, **desc,
+               "sledai_2k_total": int(T[i]), **_labs(desc, pt, act, m, rng),
+               "prednisone_mg_day": pred, "immunosuppressants": ";".join(sorted(drugs))}
+        rows.append(row)
+    return rows
+
+
+def _baseline_sledai(cohort: str, n: int, rng) -> np.ndarray:
+    if cohort == "msct_wang2013":  # median 13, range 8-34 (2019 MSCT database study)
+        return np.round(_with_median_range(rng, n, 13, 8, 34, 0.3)).astype(int)
+    return np.clip(np.round(np.exp(np.log(17) + 0.3 * rng.standard_normal(n))), 8, 40).astype(int)
+
+
+# --------------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------------
+
+TRAE_KINDS = ["febrile neutropenia", "CMV reactivation", "bacteraemia", "engraftment syndrome"]
+
+
+def make_truth(seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, pd.DataFrame]:
+    """The clean synthetic truth: ``patients``, ``visits`` and ``events`` in the data model.
+
+    Parameters
+    ----------
+    seed : the generator's seed (the bundled data use ``config.DEFAULT_SEED``).
+    scale : integer K >= 1; K copies of the calibrated cohorts (each copy with its own patient
+        identifiers), for benchmarks. K = 1 is the bundled data.
+
+    Returns
+    -------
+    dict of DataFrames, rows sorted by patient (and visit / event date).
+    """
+    if int(scale) < 1:
+        raise ValueError("scale must be an integer >= 1")
+    rng = np.random.default_rng(seed)
+    stories = _msct_stories(rng) + _hsct_stories(rng)
+    patients = _patients_frame(stories, rng)
+    by_id = {s.patient_id: s for s in stories}
+    visits, events = [], []
+    for cohort in ("msct_wang2013", "hsct_burt2006", "hsct_ebmt2013"):
+        ids = patients.loc[patients["cohort"] == cohort, "patient_id"].tolist()
+        B = _baseline_sledai(cohort, len(ids), rng)
+        for pid, b in zip(ids, B):
+            s = by_id[pid]
+            neph = bool(patients.loc[patients["patient_id"] == pid, "lupus_nephritis"].iloc[0])
+            pt = _Patient(rng, neph)
+            rows = _patient_visits(s, pt, int(b), rng)
+            visits.extend(rows)
+            if s.arm == "MSCT" and s.relapse_month is not None:
+                d = next(r["visit_date"] for r in rows if r["visit_month"] == s.relapse_month)
+                events.append({"patient_id": pid, "event_date": d, "event": "relapse",
+                               "detail": "SLEDAI-2K rise at a scheduled visit"})
+            elif s.relapse_date is not None:
+                events.append({"patient_id": pid, "event_date": s.relapse_date, "event": "relapse",
+                               "detail": "clinical relapse reported by the centre"})
+            if s.death_date is not None:
+                events.append({"patient_id": pid, "event_date": s.death_date, "event": "death",
+                               "detail": s.death_cause})
+            if s.arm == "HSCT" and s.transplant_date is not None and rng.random() < 0.3:
+                d = s.transplant_date + pd.Timedelta(days=int(rng.integers(5, 40)))
+                end = s.death_date if s.death_date is not None else s.last_contact_date
+                if d <= end:
+                    events.append({"patient_id": pid, "event_date": d,
+                                   "event": "transplant_related_adverse_event",
+                                   "detail": TRAE_KINDS[int(rng.integers(0, len(TRAE_KINDS)))]})
+    v = pd.DataFrame(visits)
+    v["visit_date"] = pd.to_datetime(v["visit_date"])
+    e = pd.DataFrame(events)
+    e["event_date"] = pd.to_datetime(e["event_date"])
+    truth = {
+        "patients": patients.sort_values("patient_id").reset_index(drop=True),
+        "visits": v.sort_values(["patient_id", "visit_month"]).reset_index(drop=True),
+        "events": e.sort_values(["patient_id", "event_date", "event"]).reset_index(drop=True),
+    }
+    if int(scale) > 1:
+        truth = _replicate(truth, int(scale))
+    return truth
+
+
+def _replicate(truth: dict[str, pd.DataFrame], k: int) -> dict[str, pd.DataFrame]:
+    """K copies of every table, each copy with its own identifiers (``NJ-0001`` -> ``NJ-R002-0001``)."""
+    out = {}
+    for name, df in truth.items():
+        parts = []
+        for r in range(1, k + 1):
+            part = df.copy()
+            prefix, num = part["patient_id"].str.split("-", n=1).str[0], part["patient_id"].str.split("-", n=1).str[1]
+            part["patient_id"] = prefix + f"-R{r:03d}-" + num
+            parts.append(part)
+        out[name] = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def write_truth(truth: dict[str, pd.DataFrame], out_dir) -> None:
+    """Write the truth tables as CSV (ISO dates, fixed float format, LF line ends)."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in truth.items():
+        df.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d", lineterminator="\n")
+
+
+def read_truth(truth_dir) -> dict[str, pd.DataFrame]:
+    """Read truth tables written by :func:`write_truth` back with their dtypes."""
+    from pathlib import Path
+
+    d = Path(truth_dir)
+    p = pd.read_csv(d / "patients.csv", parse_dates=["enrol_date", "transplant_date", "last_contact_date",
+                                                   "death_date"], keep_default_na=True)
+    p["cd34_selected"] = p["cd34_selected"].astype("boolean")
+    p["death_treatment_related"] = p["death_treatment_related"].astype("boolean")
+    v = pd.read_csv(d / "visits.csv", parse_dates=["visit_date"], keep_default_na=False,
+                    na_values={c: [""] for c in ()})
+    v = pd.read_csv(d / "visits.csv", parse_dates=["visit_date"],
+                    dtype={"immunosuppressants": str}).fillna({"immunosuppressants": ""})
+    e = pd.read_csv(d / "events.csv", parse_dates=["event_date"])
+    return {"patients": p, "visits": v, "events": e}

@@ -1,0 +1,208 @@
+"""The bundled synthetic data reproduce the published figures through the package's own definitions.
+
+Every number is derived from the committed truth tables (data/truth) by the same package functions
+the notebooks use; nothing reads a counter stored by the generator. Published values come from the
+project's copy in data/published (citations in data/published/sources.csv).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sle_nb_utils import config, endpoints, published, scores, survival, synth
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return synth.read_truth(config.TRUTH_DIR)
+
+
+@pytest.fixture(scope="module")
+def tte(truth):
+    return endpoints.time_to_event_table(truth["patients"], truth["visits"], truth["events"])
+
+
+def cohort_visits(truth, cohort):
+    ids = truth["patients"].loc[truth["patients"]["cohort"] == cohort, "patient_id"]
+    return truth["visits"].loc[truth["visits"]["patient_id"].isin(ids)]
+
+
+def pub(cohort, measure, year=None):
+    f = published.figures()
+    f = f[(f["cohort"] == cohort) & (f["measure"] == measure)]
+    if year is not None:
+        f = f[f["timepoint_years"] == year]
+    return f.iloc[0]
+
+
+def rounds_to(value_pct, target):
+    return abs(value_pct - target) < 0.5
+
+
+# ---------------------------------------------------------------- MSCT (Wang 2013, the seed)
+def test_msct_cohort_size_and_deaths(truth):
+    p = truth["patients"].query("cohort == 'msct_wang2013'")
+    assert len(p) == 87
+    assert p["death_date"].notna().sum() == 5
+    assert not p["death_treatment_related"].fillna(False).any()
+    surv = pub("msct_wang2013", "overall_survival")
+    assert (p["death_date"].isna().sum(), len(p)) == (surv["numerator"], surv["denominator"])
+
+
+@pytest.mark.parametrize("year", [1, 2, 3, 4])
+def test_msct_complete_remission_and_relapse_by_year(truth, year):
+    table = endpoints.yearly_remission_relapse(cohort_visits(truth, "msct_wang2013"))
+    row = table.set_index("year").loc[year]
+    cr = pub("msct_wang2013", "complete_remission", year)
+    rel = pub("msct_wang2013", "relapse", year)
+    assert (row["complete_remission"], row["evaluable"]) == (cr["numerator"], cr["denominator"])
+    assert (row["relapses"], row["evaluable"]) == (rel["numerator"], rel["denominator"])
+    assert round(row["complete_remission_pct"]) == cr["value_pct"]
+    assert round(row["relapse_pct"]) == rel["value_pct"]
+
+
+def test_msct_relapses_overall(truth):
+    c = endpoints.classify_visits(cohort_visits(truth, "msct_wang2013"))
+    overall = pub("msct_wang2013", "relapse_overall")
+    assert (len(endpoints.first_relapse(c)), 87) == (overall["numerator"], overall["denominator"])
+
+
+def test_msct_mean_follow_up_27_months(tte):
+    os_ = tte.query("cohort == 'msct_wang2013' and endpoint == 'OS'")
+    assert round(os_["time_months"].mean()) == 27
+
+
+def test_msct_sledai_shape(truth):
+    c = endpoints.classify_visits(cohort_visits(truth, "msct_wang2013"))
+    med = c.groupby("visit_month")["sledai_2k"].median()
+    lon = published.longitudinal().query("source_id == 'sci2019' and measure == 'sledai'")
+    for _, r in lon.iterrows():
+        assert abs(med[int(r["month"])] - float(r["value"])) <= 1, (r["month"], med[int(r["month"])])
+    base = c.loc[c["visit_month"] == 0, "sledai_2k"]
+    assert (base.min(), base.max()) == (8, 34)
+
+
+# ---------------------------------------------------------------- Burt 2006
+def test_burt_os_dfs_itt(tte):
+    for endpoint, measure in (("OS", "overall_survival"), ("DFS", "disease_free_survival")):
+        d = tte.query("cohort == 'hsct_burt2006' and endpoint == @endpoint")
+        assert len(d) == 50 and (d["origin"] == "enrol_date").all()
+        s, _ = survival.km_surv_se_at(d["time_months"], d["event"], 60.0)
+        assert rounds_to(100 * s, pub("hsct_burt2006", measure)["value_pct"]), (endpoint, s)
+
+
+def test_burt_treatment_related_mortality_both_counts(truth, tte):
+    p = truth["patients"].query("cohort == 'hsct_burt2006'")
+    trm = pub("burt2006" and "hsct_burt2006", "treatment_related_mortality")
+    source = published.figures().query("source_id == 'burt2006' and measure == 'treatment_related_mortality'").iloc[0]
+    assert p["death_treatment_related"].fillna(False).sum() == source["numerator"] == 1
+    pre_tx_deaths = p["transplant_date"].isna() & p["death_date"].notna()
+    assert pre_tx_deaths.sum() == 2
+    # the seed's 4 % = 2/50: the two deaths after mobilisation, before transplant
+    assert 100 * pre_tx_deaths.sum() / len(p) == trm["value_pct"] == 4
+    t = tte.query("cohort == 'hsct_burt2006' and endpoint == 'TRM'")
+    assert (t["status"] == 1).sum() == 1
+
+
+def test_burt_follow_up_after_transplant(truth, tte):
+    os_ = tte.query("cohort == 'hsct_burt2006' and endpoint == 'OS'").set_index("patient_id")
+    p = truth["patients"].query("cohort == 'hsct_burt2006'").set_index("patient_id")
+    tx = p["transplant_date"].notna()
+    fu = endpoints.months_between(p.loc[tx, "transplant_date"], os_.loc[tx[tx].index, "end_date"])
+    assert round(fu.mean()) == 29
+    assert round(fu.min()) == 6 and round(fu.max()) == 90
+
+
+# ---------------------------------------------------------------- EBMT (Alchi 2013)
+def test_ebmt_survival_with_standard_errors(tte):
+    e = tte.query("cohort == 'hsct_ebmt2013'")
+    assert len(e.query("endpoint == 'OS'")) == 28
+    for endpoint, measure in (("OS", "overall_survival"), ("DFS", "disease_free_survival")):
+        d = e.query("endpoint == @endpoint")
+        s, se = survival.km_surv_se_at(d["time_months"], d["event"], 60.0)
+        target = pub("hsct_ebmt2013", measure)
+        assert rounds_to(100 * s, target["value_pct"]) and rounds_to(100 * se, target["se_pct"]), (
+            endpoint, s, se)
+    for endpoint, measure in (("REL", "relapse_incidence"), ("NRM", "non_relapse_mortality")):
+        d = e.query("endpoint == @endpoint")
+        cif, var = survival.cif_var_at(d["time_months"], d["status"], 60.0, cause=1)
+        target = pub("hsct_ebmt2013", measure)
+        assert rounds_to(100 * cif, target["value_pct"]), (endpoint, cif)
+        assert rounds_to(100 * np.sqrt(var), target["se_pct"]), (endpoint, np.sqrt(var))
+
+
+def test_ebmt_dfs_relapse_nrm_add_to_100(tte):
+    e = tte.query("cohort == 'hsct_ebmt2013'")
+    dfs = e.query("endpoint == 'DFS'")
+    s, _ = survival.km_surv_se_at(dfs["time_months"], dfs["event"], 60.0)
+    rel = e.query("endpoint == 'REL'")
+    r, _ = survival.cif_var_at(rel["time_months"], rel["status"], 60.0, cause=1)
+    n, _ = survival.cif_var_at(rel["time_months"], rel["status"], 60.0, cause=2)
+    assert s + r + n == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ebmt_baseline_as_published(truth, tte):
+    p = truth["patients"].query("cohort == 'hsct_ebmt2013'")
+    assert (p["sex"] == "F").sum() == 25
+    age, dur = p["age_at_transplant_years"], p["disease_duration_months"]
+    assert (age.median(), age.min(), age.max()) == (29, 16, 48)
+    assert (dur.median(), dur.min(), dur.max()) == (52, 9, 396)
+    assert p["lupus_nephritis"].sum() == 17
+    assert round(100 * p["cd34_selected"].mean()) == 36
+    assert p["conditioning"].value_counts().to_dict() == {"intermediate intensity": 18, "low intensity": 10}
+    assert p["transplant_date"].dt.year.between(2001, 2008).all()
+    fu = tte.query("cohort == 'hsct_ebmt2013' and endpoint == 'OS'")["time_months"]
+    assert (round(fu.median()), round(fu.min()), round(fu.max())) == (38, 1, 110)
+
+
+# ---------------------------------------------------------------- plausibility
+def test_recorded_sledai_totals_and_lab_descriptors_agree(truth):
+    v = truth["visits"]
+    assert scores.sledai_total_mismatches(v).empty
+    assert scores.lab_descriptor_conflicts(v).empty
+
+
+def test_msct_lab_trajectories_follow_the_published_direction(truth):
+    v = cohort_visits(truth, "msct_wang2013")
+    by = v.groupby("visit_month")
+    m0, m12 = by.mean(numeric_only=True).loc[0], by.mean(numeric_only=True).loc[12]
+    for falls in ("proteinuria_g_24h", "creatinine_umol_l", "anti_dsdna_iu_ml", "prednisone_mg_day"):
+        assert m12[falls] < m0[falls], falls
+    for rises in ("albumin_g_l", "c3_g_l"):
+        assert m12[rises] > m0[rises], rises
+    p = truth["patients"].set_index("patient_id")
+    neph = v[v["patient_id"].map(p["lupus_nephritis"]).astype(bool)]
+    prot = neph.groupby("visit_month")["proteinuria_g_24h"].mean()
+    assert 2.0 <= prot[0] <= 3.0 and 0.6 <= prot[12] <= 1.2  # Liang 2010: 2.5 -> 0.86 g/24 h
+
+
+def test_visits_inside_follow_up_with_misses_and_dropouts(truth):
+    p = truth["patients"].set_index("patient_id")
+    v = truth["visits"]
+    end = p["death_date"].fillna(p["last_contact_date"])
+    assert (v["visit_date"] <= v["patient_id"].map(end)).all()
+    post = v[v["visit_month"] > 0]
+    assert (post["visit_date"] > post["patient_id"].map(p["transplant_date"])).all()
+    # some optional visits are missed, and patients leave follow-up at different times
+    msct = cohort_visits(truth, "msct_wang2013")
+    counts = msct.groupby("visit_month")["patient_id"].nunique()
+    assert counts[1] < counts[0] and counts[3] < counts[0]
+    assert msct.groupby("patient_id")["visit_month"].max().nunique() >= 5
+
+
+def test_hsct_relapse_events_match_visit_derived_relapse(truth):
+    """A site-reported relapse shows at the first visit on or after it, under our definition."""
+    p = truth["patients"].query("arm == 'HSCT'")
+    v = truth["visits"][truth["visits"]["patient_id"].isin(p["patient_id"])]
+    rel = truth["events"].query("event == 'relapse'").set_index("patient_id")["event_date"]
+    derived = endpoints.first_relapse(endpoints.classify_visits(v)).set_index("patient_id")["relapse_date"]
+    for pid, g in v.groupby("patient_id"):
+        if pid in rel.index:
+            after = g.loc[(g["visit_date"] >= rel[pid]) & (g["visit_month"] > 0), "visit_date"]
+            expected = after.min() if len(after) else pd.NaT
+            got = derived.get(pid, pd.NaT)
+            assert (pd.isna(expected) and pd.isna(got)) or expected == got, pid
+        else:
+            assert pid not in derived.index, pid

@@ -1,0 +1,380 @@
+"""Survival layer: R parity (values written by tests/reference/survival_reference.R) and edge cases.
+
+The Python tests read the stored R values and never need R.  ``test_r_reference_rerun`` (marked
+``r``) reruns the R script into a temporary folder and checks that R still writes the stored values;
+it is skipped when ``Rscript`` is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sle_nb_utils import survival as sv
+
+REF = Path(__file__).resolve().parent / "reference"
+VAL = REF / "values"
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def d() -> pd.DataFrame:
+    return pd.read_csv(REF / "survival_fixture.csv")
+
+
+def ref(name: str) -> pd.DataFrame:
+    return pd.read_csv(VAL / name)
+
+
+def close(a, b, tol=TOL):
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
+
+
+# ---------------------------------------------------------------- Kaplan-Meier
+@pytest.mark.parametrize("ct,tag", [("log", "log"), ("log-log", "loglog")])
+def test_km_matches_survfit(d, ct, tag):
+    r = ref(f"km_all_{tag}.csv")
+    p = sv.kaplan_meier(d.time, d.event, conf_type=ct)
+    assert list(p.columns) == ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]
+    for c in p.columns:
+        close(p[c], r[c], 1e-12)
+
+
+@pytest.mark.parametrize("ct,tag", [("log", "log"), ("log-log", "loglog")])
+def test_km_by_group_reaching_zero(d, ct, tag):
+    r = ref(f"km_grp3_{tag}.csv")
+    # survival 3.5-3 gives NA for the log-log interval where S = 1 (before the first event);
+    # survival >= 3.8 gives [1, 1] (se = 0), which is what we return
+    one = r.surv == 1
+    r.loc[one, ["lower", "upper"]] = 1.0
+    for g, rg in r.groupby("strata"):
+        sub = d[d.grp3 == g]
+        p = sv.kaplan_meier(sub.time, sub.event, conf_type=ct)
+        for c in ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]:
+            close(p[c], rg[c], 1e-12)
+    pc = sv.kaplan_meier(d.time[d.grp3 == "C"], d.event[d.grp3 == "C"])
+    assert pc.surv.iloc[-1] == 0 and np.isnan(pc.lower.iloc[-1])
+
+
+def test_km_equals_lifelines(d):
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(d.time, d.event)
+    sf = kmf.survival_function_.iloc[1:, 0]  # lifelines adds a row at time 0
+    p = sv.kaplan_meier(d.time, d.event)
+    close(p.surv, sf.to_numpy(), 1e-14)
+    close(p.time, sf.index.to_numpy(), 0)
+
+
+@pytest.mark.parametrize("ct,tag", [("log", "log"), ("log-log", "loglog")])
+def test_km_milestones(d, ct, tag):
+    r = ref(f"km_milestones_{tag}.csv")
+    p = sv.km_milestones(d.time, d.event, at=r.time.tolist(), conf_type=ct)
+    assert list(p.columns) == ["time", "n_risk", "surv", "std_err", "lower", "upper"]
+    for c in p.columns:
+        close(p[c], r[c], 1e-12)
+    s, se = sv.km_surv_se_at(d.time, d.event, r.time.to_numpy())
+    close(s, r.surv, 1e-12)
+    close(se, r.std_err, 1e-12)
+    s1, se1 = sv.km_surv_se_at(d.time, d.event, 24.0)
+    assert isinstance(s1, float) and s1 == pytest.approx(r.surv[r.time == 24].item(), abs=1e-12)
+    late = sv.km_milestones(d.time, d.event, at=[1000])
+    assert np.isnan(late.surv.item()) and late.n_risk.item() == 0
+
+
+def test_km_input_errors():
+    with pytest.raises(ValueError):
+        sv.kaplan_meier([1, 2], [1, 2])
+    with pytest.raises(ValueError):
+        sv.kaplan_meier([1, -2], [1, 0])
+    with pytest.raises(ValueError):
+        sv.kaplan_meier([1, 2], [1, 0], conf_type="arcsine")
+
+
+# ---------------------------------------------------------------- Aalen-Johansen (cuminc)
+@pytest.mark.parametrize("group", ["all", "HSCT", "MSCT"])
+@pytest.mark.parametrize("cause", [1, 2])
+def test_aalen_johansen_matches_cuminc(d, group, cause):
+    r = ref("cuminc.csv")
+    r = r[(r.group == group) & (r.cause == cause)]
+    sub = d if group == "all" else d[d.arm == group]
+    p = sv.aalen_johansen(sub.time, sub.status, cause=cause)
+    assert list(p.columns) == ["time", "n_risk", "n_event_cause", "n_event_other", "n_censor",
+                               "cif", "variance", "std_err", "lower", "upper"]
+    # R evaluated the step function at every time of the whole fixture
+    c, v = sv.cif_var_at(sub.time, sub.status, r.time.to_numpy(), cause=cause)
+    close(c, r.cif, 1e-12)
+    close(v, r.variance, 1e-12)
+    on = r.set_index("time").loc[p.time]
+    close(p.cif, on.cif, 1e-12)
+    close(p.variance, on.variance, 1e-12)
+    assert (p.n_event_cause + p.n_event_other + p.n_censor).sum() == len(sub)
+
+
+def test_aalen_johansen_deterministic_and_consistent(d):
+    a = sv.aalen_johansen(d.time, d.status)
+    b = sv.aalen_johansen(d.time[::-1].to_numpy(), d.status[::-1].to_numpy())
+    pd.testing.assert_frame_equal(a, b)
+    # CIF(cause 1) + CIF(cause 2) + KM(any event) = 1
+    c2 = sv.aalen_johansen(d.time, d.status, cause=2)
+    km = sv.kaplan_meier(d.time, d.event)
+    close(a.cif + c2.cif + km.surv, np.ones(len(a)), 1e-12)
+    assert ((a.lower <= a.cif) & (a.cif <= a.upper)).all()
+
+
+def test_cif_milestones(d):
+    r = ref("cif_milestones.csv")
+    p = sv.cif_milestones(d.time, d.status, at=r.time.tolist())
+    assert list(p.columns) == ["time", "n_risk", "cif", "variance", "std_err", "lower", "upper"]
+    close(p.cif, r.cif, 1e-12)
+    close(p.variance, r.variance, 1e-12)
+    assert np.isnan(sv.cif_milestones(d.time, d.status, at=[999]).cif.item())
+
+
+def test_aalen_johansen_matches_lifelines_without_ties():
+    from lifelines import AalenJohansenFitter
+
+    rng = np.random.default_rng(1)
+    t = rng.exponential(20, 40)
+    s = rng.integers(0, 3, 40)
+    ajf = AalenJohansenFitter(calculate_variance=False).fit(t, s, event_of_interest=1)
+    p = sv.aalen_johansen(t, s)
+    lf = ajf.cumulative_density_.iloc[:, 0]
+    close(np.interp(p.time, lf.index, lf.to_numpy()), p.cif, 1e-12)
+
+
+# ---------------------------------------------------------------- R rerun
+@pytest.mark.r
+def test_r_reference_rerun(tmp_path):
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not found")
+    subprocess.run(["Rscript", str(REF / "survival_reference.R"), str(tmp_path)], check=True,
+                   capture_output=True, timeout=600)
+    stored = sorted(p.name for p in VAL.glob("*.csv"))
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
+    for name in stored:
+        a = pd.read_csv(tmp_path / name)
+        b = pd.read_csv(VAL / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------- log-rank, medians, RMST
+@pytest.mark.parametrize("name,group,strata", [("logrank_arm.csv", "arm", None),
+                                               ("logrank_grp3.csv", "grp3", None),
+                                               ("logrank_arm_strata.csv", "arm", "stratum")])
+def test_logrank_matches_survdiff(d, name, group, strata):
+    r = ref(name)
+    p = sv.logrank_test(d.time, d.event, d[group], strata=None if strata is None else d[strata])
+    assert list(p.group) == list(r.group)
+    for c in ["n", "observed", "expected", "chisq", "df", "p"]:
+        close(p[c], r[c], 1e-10)
+
+
+def test_logrank_stratum_without_events_changes_nothing(d):
+    with_s3 = sv.logrank_test(d.time, d.event, d.arm, strata=d.stratum)
+    m = d.stratum != "S3"
+    without = sv.logrank_test(d.time[m], d.event[m], d.arm[m], strata=d.stratum[m])
+    close(with_s3.chisq, without.chisq, 1e-12)
+
+
+@pytest.mark.parametrize("ct", ["log", "log-log"])
+def test_median_and_rmst_match_survfit(d, ct):
+    r = ref("median_rmst.csv")
+    r = r[r.conf_type == ct].reset_index(drop=True)
+    p = pd.concat([sv.median_survival(d.time, d.event, conf_type=ct),
+                   sv.median_survival(d.time, d.event, group=d.arm, conf_type=ct)], ignore_index=True)
+    assert list(p.group) == list(r.group)
+    for c in ["median", "lower", "upper"]:
+        close(p[c], r[c], 1e-12)
+    q = pd.concat([sv.rmst(d.time, d.event, 60), sv.rmst(d.time, d.event, 60, group=d.arm)],
+                  ignore_index=True)
+    close(q.rmst, r.rmean, 1e-10)
+    close(q.std_err, r.se_rmean, 1e-10)
+
+
+@pytest.mark.parametrize("tau", [24, 36])
+def test_rmst_other_tau(d, tau):
+    r = ref(f"rmst_arm_tau{tau}.csv")
+    q = sv.rmst(d.time, d.event, tau, group=d.arm)
+    close(q.rmst, r.rmean, 1e-10)
+    close(q.std_err, r.se_rmean, 1e-10)
+
+
+def test_median_followup(d):
+    r = ref("median_followup.csv")
+    p = sv.median_followup(d.time, d.event)
+    close(p[["median", "lower", "upper"]].to_numpy().ravel(), r[["median", "lower", "upper"]].to_numpy().ravel(), 1e-12)
+
+
+def test_risk_table(d):
+    rt = sv.risk_table(d.time, d.event, at=[0, 12, 24], group=d.arm)
+    assert list(rt.columns) == ["group", "time", "n_risk", "n_event_cum", "n_censor_cum"]
+    h0 = rt[(rt.group == "HSCT") & (rt.time == 0)].iloc[0]
+    assert h0.n_risk == (d.arm == "HSCT").sum() and h0.n_event_cum == 0
+    km = sv.kaplan_meier(d.time[d.arm == "HSCT"], d.event[d.arm == "HSCT"])
+    h12 = rt[(rt.group == "HSCT") & (rt.time == 12)].iloc[0]
+    assert h12.n_event_cum == km.n_event[km.time <= 12].sum()
+    assert h12.n_risk + h12.n_event_cum + h12.n_censor_cum >= (d.arm == "HSCT").sum()
+
+
+# ---------------------------------------------------------------- Gray's test
+@pytest.mark.parametrize("name,group,strata,rho", [("gray_arm.csv", "arm", None, 0),
+                                                   ("gray_grp3.csv", "grp3", None, 0),
+                                                   ("gray_arm_strata.csv", "arm", "stratum", 0),
+                                                   ("gray_arm_rho1.csv", "arm", None, 1)])
+def test_gray_matches_cuminc(d, name, group, strata, rho):
+    r = ref(name)
+    p = sv.gray_test(d.time, d.status, d[group], strata=None if strata is None else d[strata], rho=rho)
+    assert list(p.cause) == list(r.cause)
+    close(p.stat, r.stat, 1e-10)
+    close(p.p, r.p, 1e-10)
+    close(p.df, r.df, 0)
+
+
+# ---------------------------------------------------------------- Fine-Gray
+def _fg_covariates(d):
+    return pd.DataFrame({"armHSCT": (d.arm == "HSCT").astype(float), "age": d.age,
+                         "nephritis": d.nephritis.astype(float)})
+
+
+@pytest.mark.parametrize("cause", [1, 2])
+def test_fine_gray_matches_crr(d, cause):
+    r = ref(f"finegray_cause{cause}.csv")
+    fit = sv.fine_gray(d.time, d.status, _fg_covariates(d), cause=cause)
+    assert fit.converged
+    assert list(fit.summary.term) == list(r.term)
+    close(fit.coef, r.coef, 1e-9)  # same Newton iterates and stopping rule as crr
+    close(fit.summary.se, r.se, 1e-6)
+    close(fit.coef, r.coef_tight, 1e-6)  # and crr run to convergence
+    close(fit.summary.se, r.se_tight, 1e-6)
+    close(fit.loglik, r.loglik[0], 1e-6)
+    close(fit.loglik_null, r.loglik_null[0], 1e-9)
+
+
+# ---------------------------------------------------------------- Cox and cox.zph
+@pytest.fixture(scope="module")
+def dc(d):
+    out = d.copy()
+    out["armHSCT"] = (out.arm == "HSCT").astype(float)
+    return out
+
+
+def test_cox_matches_coxph(dc):
+    r = ref("cox.csv")
+    fit = sv.cox_fit(dc, ["armHSCT", "age", "nephritis"])
+    s = sv.cox_summary(fit)
+    assert list(s.columns) == ["term", "coef", "hr", "se", "lower", "upper", "z", "p"]
+    assert list(s.term) == list(r.term)
+    close(s.coef, r.coef, 1e-6)
+    close(s.se, r.se, 1e-6)
+    close(s.p, r.p, 1e-6)
+    close(fit.log_likelihood_, r.loglik[0], 1e-6)
+
+
+def test_cox_zph_matches_R(dc):
+    r = ref("cox_zph.csv")
+    fit = sv.cox_fit(dc, ["armHSCT", "age", "nephritis"])
+    z = sv.cox_zph(fit, dc)
+    assert list(z.term) == list(r.term)
+    close(z.chisq, r.chisq, 1e-6)
+    close(z.df, r.df, 0)
+    close(z.p, r.p, 1e-6)
+
+
+def test_cox_stratified_and_zph(dc):
+    fit = sv.cox_fit(dc, ["armHSCT", "age"], strata="stratum")
+    s = sv.cox_summary(fit)
+    r = ref("cox_strata.csv")
+    close(s.coef, r.coef, 1e-6)
+    close(s.se, r.se, 1e-6)
+    z = sv.cox_zph(fit, dc)
+    r = ref("cox_zph_strata.csv")
+    close(z.chisq, r.chisq, 1e-6)
+    close(z.p, r.p, 1e-6)
+
+
+# ---------------------------------------------------------------- plots
+def test_plots_return_axes(d, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sle_nb_utils import survplot
+
+    ax = survplot.plot_km(d.time, d.event, group=d.arm, risk_table_at=[0, 12, 24, 36, 48, 60])
+    texts = [t.get_text() for t in ax.texts]
+    first = sv.risk_table(d.time, d.event, [0], group=d.arm)
+    assert f"{first.n_risk[0]} (0)" in texts
+    ax.figure.savefig(tmp_path / "km.png", bbox_inches="tight")
+    ax2 = survplot.plot_cif_stacked(d.time, d.status, causes={1: "Relapse", 2: "Non-relapse mortality"},
+                                    event_free_label="Alive, relapse-free")
+    assert len(ax2.collections) == 3
+    fit = sv.cox_fit(d.assign(armHSCT=(d.arm == "HSCT").astype(float)), ["armHSCT", "age", "nephritis"])
+    ax3 = survplot.plot_forest(sv.cox_summary(fit))
+    assert [t.get_text() for t in ax3.get_yticklabels()] == ["armHSCT", "age", "nephritis"]
+    _, given = plt.subplots()
+    assert survplot.plot_km(d.time, d.event, ax=given) is given
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- larger data, live R
+LIVE_R = r"""
+suppressPackageStartupMessages({library(survival); library(cmprsk)})
+a <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(a[1])
+X <- as.matrix(d[, c("arm", "age", "nephritis")])
+fg <- crr(d$time, d$status, X, gtol = 1e-10, maxiter = 50)
+ci <- cuminc(d$time, d$status, d$arm)
+tp <- timepoints(ci, c(6, 12, 24, 48))
+out <- data.frame(what = c(rep("fg_coef", 3), rep("fg_se", 3), "gray1", "gray2",
+                           rep("cif_hsct", 4), rep("var_hsct", 4)),
+                  value = c(fg$coef, sqrt(diag(fg$var)), ci$Tests[, "stat"],
+                            tp$est["1 1", ], tp$var["1 1", ]))
+out$value <- sprintf("%.17g", out$value)
+write.csv(out, stdout(), row.names = FALSE)
+"""
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_live_r_larger_cohort_with_many_ties(tmp_path):
+    """Fine-Gray, Gray's test and cuminc on 1500 simulated patients (many ties) against live R."""
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not found")
+    from io import StringIO
+
+    from sle_nb_utils.bench_survival import simulate
+
+    d = simulate(1500, seed=7)
+    d.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "live.R").write_text(LIVE_R)
+    res = subprocess.run(["Rscript", str(tmp_path / "live.R"), str(tmp_path / "d.csv")], check=True,
+                         capture_output=True, text=True, timeout=600)
+    r = pd.read_csv(StringIO(res.stdout))
+    fit = sv.fine_gray(d.time, d.status, d[["arm", "age", "nephritis"]].astype(float), gtol=1e-10, maxiter=50)
+    close(fit.coef, r.value[r.what == "fg_coef"], 1e-6)
+    close(fit.summary.se, r.value[r.what == "fg_se"], 1e-6)
+    g = sv.gray_test(d.time, d.status, d.arm)
+    close(g.stat, r.value[r.what.str.startswith("gray")], 1e-8)
+    h = d[d.arm == 1]  # cuminc row "1 1" = group arm 1, cause 1
+    c, v = sv.cif_var_at(h.time, h.status, [6, 12, 24, 48])
+    close(c, r.value[r.what == "cif_hsct"], 1e-10)
+    close(v, r.value[r.what == "var_hsct"], 1e-10)
+
+
+def test_bench_table_shape_without_r():
+    from sle_nb_utils import bench_survival
+
+    out = bench_survival.run(n=2000, with_r=False)
+    assert list(out.columns) == ["method", "implementation", "function", "n", "seconds", "note"]
+    assert set(out.method) == {"kaplan_meier", "logrank_test", "cox_fit", "aalen_johansen", "gray_test", "fine_gray"}
+    assert (out.seconds >= 0).all()
