@@ -29,7 +29,7 @@ report: $(STAMP) ## run every notebook on the bundled data into reports/ and ren
 	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports
 
 test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
-	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -p no:randomly
+	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q
 
 unit: $(STAMP) ## unit tests only (fast)
 	$(BIN)/python -m pytest tests -q

@@ -21,6 +21,9 @@ def _synth(args) -> int:
     synth.write_truth(truth, out / "truth")
     defects = messy.write_raw_exports(truth, out / "raw", seed=args.seed)
     defects.to_csv(out / "truth" / "defects.csv", index=False, lineterminator="\n")
+    if args.scale == 1:
+        (out / "README.md").write_text(synth.datasheet_markdown(truth, args.seed, args.scale),
+                                       encoding="utf-8", newline="\n")
     n = {k: len(v) for k, v in truth.items()}
     print(f"synthetic data (seed {args.seed}, scale {args.scale}): {n['patients']} patients, "
           f"{n['visits']} visits, {n['events']} events, {len(defects)} injected defects -> {out}")

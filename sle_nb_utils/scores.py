@@ -177,7 +177,8 @@ def egfr_ckd_epi_2021(creatinine_umol_l, age_years, sex):
 
     Raises
     ------
-    ValueError on non-positive or missing creatinine, age < 18, or a sex other than F/M.
+    ValueError on non-positive or missing creatinine, a negative or missing age, or a sex other
+    than F/M. Ages under 18 give NaN: the equation is not defined for children.
     """
     scr_umol = np.atleast_1d(np.asarray(creatinine_umol_l, dtype=float))
     age = np.atleast_1d(np.asarray(age_years, dtype=float))
@@ -186,8 +187,8 @@ def egfr_ckd_epi_2021(creatinine_umol_l, age_years, sex):
     if not np.all(np.isfinite(scr_umol)) or np.any(scr_umol <= 0):
         raise ValueError("creatinine must be a positive number of µmol/L (got a missing, zero or "
                          "negative value)")
-    if not np.all(np.isfinite(age)) or np.any(age < 18):
-        raise ValueError("CKD-EPI 2021 is defined for adults: age must be >= 18 years")
+    if not np.all(np.isfinite(age)) or np.any(age < 0):
+        raise ValueError("age must be a number of years >= 0")
     female = np.array([s == "F" for s in sx])
     male = np.array([s == "M" for s in sx])
     if not np.all(female | male):
@@ -198,4 +199,5 @@ def egfr_ckd_epi_2021(creatinine_umol_l, age_years, sex):
     ratio = scr / kappa
     egfr = (142.0 * np.minimum(ratio, 1.0) ** alpha * np.maximum(ratio, 1.0) ** -1.200
             * 0.9938 ** age * np.where(female, 1.012, 1.0))
+    egfr = np.where(age >= 18, egfr, np.nan)  # CKD-EPI is an adult equation
     return egfr if np.ndim(creatinine_umol_l) or np.ndim(age_years) or np.ndim(sex) else float(egfr[0])

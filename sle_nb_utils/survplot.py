@@ -168,11 +168,14 @@ def plot_forest(
     reference: float = 1.0,
     xlabel: str = "Hazard ratio (95% CI)",
     annotate: bool = True,
+    ticks: Sequence[float] | None = None,
 ):
     """Forest plot of ratios with intervals (e.g. :func:`sle_nb_utils.survival.cox_summary`).
 
     Rows are drawn top-down in table order on a log x-axis, with a dashed line at
     ``reference``; with ``annotate`` the estimate and interval are written at the right.
+    ``ticks`` overrides the automatic choice of x ticks (a "nice" subset of 0.01-100 around the
+    intervals).
 
     Returns
     -------
@@ -189,7 +192,8 @@ def plot_forest(
     ax.set_xscale("log")
     lo_lim, hi_lim = np.nanmin(np.append(lo, reference)), np.nanmax(np.append(hi, reference))
     nice = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100])
-    ticks = nice[(nice >= lo_lim / 1.5) & (nice <= hi_lim * 1.5)]
+    if ticks is None:
+        ticks = nice[(nice >= lo_lim / 1.5) & (nice <= hi_lim * 1.5)]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())

@@ -43,14 +43,14 @@ OPTIONAL_VISITS = (1, 3, 9, 18)  # may be missed; year visits never are
 #: Assumptions used where the papers give no number (printed in data/README.md and notebook 00).
 ASSUMPTIONS = [
     ("msct_wang2013", "sex", "88% female (share from the 2019 MSCT database study, Table 2)"),
-    ("msct_wang2013", "age", "age at MSCT ~ normal(31, 9) years, clipped to 17-55"),
+    ("msct_wang2013", "age", "age at MSCT ~ normal(31, 9) years, clipped to 18-55"),
     ("msct_wang2013", "lupus nephritis", "91% (share from the 2019 MSCT database study, Table 2)"),
     ("msct_wang2013", "cell source", "BM-MSC before 2009, UC-MSC from 2009 (BM vs UC split not published)"),
     ("msct_wang2013", "baseline SLEDAI-2K", "median 13, range 8-34 (2019 MSCT database study)"),
     ("msct_wang2013", "data cut-off", "2011-06-30; transplants from 2007-03 (seed)"),
     ("msct_wang2013", "deaths", "5 deaths, causes assumed (infection, active lupus, cardiovascular); none treatment-related"),
     ("msct_wang2013", "prednisone", "baseline 20-60 mg/day, tapering to about 30% of baseline by month 12"),
-    ("hsct_burt2006", "sex and age", "90% female, age ~ normal(31, 9) years (not found in the sources)"),
+    ("hsct_burt2006", "sex and age", "90% female, age ~ normal(31, 9) years clipped to 18-55 (not found in the sources)"),
     ("hsct_burt2006", "graft", "autologous PBSC, CD34-selected; conditioning CY200+ATG (cyclophosphamide 200 mg/kg + ATG)"),
     ("hsct_burt2006", "baseline SLEDAI-2K", "median about 17 (not found; Burt 2006 reports only that SLEDAI improved)"),
     ("hsct_burt2006", "data cut-off", "2005-07-31; enrolment 1997-04 to 2005-01"),
@@ -631,7 +631,11 @@ def _visit_dates(s: Story, months, rng) -> list[tuple[int, pd.Timestamp]]:
             d = s.transplant_date + pd.Timedelta(days=int(round(m * DAY)) + int(rng.integers(-5, 6)))
         if d > end:
             break
-        if m in OPTIONAL_VISITS and m != s.relapse_month and rng.random() < 0.10:
+        # optional MSCT visits are missed now and then, but never by a patient who will relapse
+        # before them (a relapse needs a remission visit before it)
+        skippable = s.arm == "MSCT" and m in OPTIONAL_VISITS and (
+            s.relapse_month is None or m > s.relapse_month)
+        if skippable and rng.random() < 0.10:
             continue
         out.append((m, d.normalize()))
     return out
@@ -658,6 +662,8 @@ def _sledai_path(s: Story, plan, B: int, rng) -> list[int]:
         if s.relapse_date is not None:
             after = [i for i, d in enumerate(dates) if i > 0 and d >= s.relapse_date]
             r_idx = after[0] if after else None
+    if r_idx is not None and r_idx < 2:
+        raise AssertionError(f"{s.patient_id}: relapse without a post-transplant visit before it")
     if r_idx is not None:  # the visit before a relapse is in remission (PR: SLEDAI <= 50% baseline)
         T[r_idx - 1] = min(T[r_idx - 1], B // 2)
     nadir, remitted = np.inf, False
@@ -832,3 +838,175 @@ def read_truth(truth_dir) -> dict[str, pd.DataFrame]:
                     dtype={"immunosuppressants": str}).fillna({"immunosuppressants": ""})
     e = pd.read_csv(d / "events.csv", parse_dates=["event_date"])
     return {"patients": p, "visits": v, "events": e}
+
+
+# --------------------------------------------------------------------------------------------------
+# Datasheet tables (notebook 00)
+# --------------------------------------------------------------------------------------------------
+
+def assumptions_table() -> pd.DataFrame:
+    """Every generator assumption made where the papers give no number."""
+    return pd.DataFrame(ASSUMPTIONS, columns=["cohort", "what", "assumption"])
+
+
+def cohort_summary(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Size and baseline of each synthetic cohort (one row per cohort)."""
+    p, v, e = truth["patients"], truth["visits"], truth["events"]
+    tte = endpoints.time_to_event_table(p, v, e)
+    fu = tte[tte["endpoint"] == "OS"].set_index("patient_id")["time_months"]
+    rows = []
+    for cohort, g in p.groupby("cohort", sort=True):
+        ids = g["patient_id"]
+        rows.append({
+            "cohort": cohort, "arm": g["arm"].iloc[0], "patients": len(g),
+            "visits": int(v["patient_id"].isin(ids).sum()),
+            "events": int(e["patient_id"].isin(ids).sum()),
+            "female_pct": round(100 * (g["sex"] == "F").mean(), 1),
+            "age_median_years": round(g["age_at_transplant_years"].median(), 1),
+            "nephritis_pct": round(100 * g["lupus_nephritis"].mean(), 1),
+            "deaths": int(g["death_date"].notna().sum()),
+            "follow_up_mean_months": round(fu.reindex(ids).mean(), 1),
+            "follow_up_median_months": round(fu.reindex(ids).median(), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Published figures next to the same figures derived from the synthetic truth.
+
+    Derivations use the package's definitions (:mod:`endpoints`) and estimators (:mod:`survival`):
+    MSCT counts by year visit, Kaplan-Meier (Greenwood SE) for OS/DFS, Aalen-Johansen (cmprsk
+    variance) for relapse and NRM, counts for treatment-related mortality. ``match`` is True when
+    the derived value equals the published one at the published rounding (and so do n/N and SE).
+    """
+    from . import published
+
+    p, v, e = truth["patients"], truth["visits"], truth["events"]
+    tte = endpoints.time_to_event_table(p, v, e)
+    figs = published.figures()
+    figs = figs[figs["cohort"].isin(p["cohort"].unique())]
+    msct_ids = p.loc[p["cohort"] == "msct_wang2013", "patient_id"]
+    yearly = endpoints.yearly_remission_relapse(v[v["patient_id"].isin(msct_ids)]).set_index("year")
+    c = endpoints.classify_visits(v[v["patient_id"].isin(msct_ids)])
+    rows = []
+    for _, f in figs.iterrows():
+        cohort, measure, year = f["cohort"], f["measure"], f["timepoint_years"]
+        pc = p[p["cohort"] == cohort]
+        num = den = se = np.nan
+        if cohort == "msct_wang2013":
+            if measure == "complete_remission":
+                num, den = yearly.loc[year, "complete_remission"], yearly.loc[year, "evaluable"]
+            elif measure == "relapse":
+                num, den = yearly.loc[year, "relapses"], yearly.loc[year, "evaluable"]
+            elif measure == "overall_survival":
+                num, den = pc["death_date"].isna().sum(), len(pc)
+            elif measure == "relapse_overall":
+                num, den = len(endpoints.first_relapse(c)), len(pc)
+            value = 100 * num / den
+        elif measure == "treatment_related_mortality":
+            if f["source_id"] == "sun_seed":  # the seed's 4 %: deaths after mobilisation, before transplant
+                num = int((pc["transplant_date"].isna() & pc["death_date"].notna()).sum())
+            else:
+                num = int(pc["death_treatment_related"].fillna(False).sum())
+            den = len(pc)
+            value = 100 * num / den
+        else:
+            endpoint = {"overall_survival": "OS", "disease_free_survival": "DFS",
+                        "relapse_incidence": "REL", "non_relapse_mortality": "NRM"}[measure]
+            d = tte[(tte["cohort"] == cohort) & (tte["endpoint"] == endpoint)]
+            t = 12.0 * year
+            if endpoint in ("OS", "DFS"):
+                s, s_se = survival.km_surv_se_at(d["time_months"], d["event"], t)
+            else:
+                s, var = survival.cif_var_at(d["time_months"], d["status"], t, cause=1)
+                s_se = np.sqrt(var)
+            value, se = 100 * s, 100 * s_se
+        ok = abs(value - f["value_pct"]) < 0.5 or (
+            f["value_pct"] != round(f["value_pct"]) and abs(value - f["value_pct"]) < 0.05)
+        if not np.isnan(f["numerator"]):
+            ok = ok and num == f["numerator"] and den == f["denominator"]
+        if not np.isnan(f["se_pct"]):
+            ok = ok and abs(se - f["se_pct"]) < 0.5
+        rows.append({
+            "source": f["source_id"], "cohort": cohort, "measure": measure,
+            "year": year, "published": _fmt_pct(f["value_pct"], f["se_pct"], f["numerator"], f["denominator"]),
+            "derived": _fmt_pct(value, se, num, den), "match": bool(ok),
+        })
+    return pd.DataFrame(rows).sort_values(["cohort", "measure", "year", "source"]).reset_index(drop=True)
+
+
+def _fmt_pct(value, se, num, den) -> str:
+    s = f"{value:.1f}%"
+    if se is not None and not np.isnan(se):
+        s += f" ± {se:.1f}"
+    if num is not None and not np.isnan(num):
+        s += f" ({int(num)}/{int(den)})"
+    return s
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join("" if pd.isna(v) else str(v) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def datasheet_markdown(truth: dict[str, pd.DataFrame], seed: int = DEFAULT_SEED, scale: int = 1) -> str:
+    """The datasheet (``data/README.md``) of a generated data set: what, how, calibration, assumptions."""
+    return f"""# Datasheet: the bundled data (SYNTHETIC)
+
+**Everything in `data/raw/` and `data/truth/` is synthetic.** These are pseudo-patients made by
+`sle_nb_utils.synth` (and `sle_nb_utils.messy` for the raw exports); no row describes a real person.
+No patient-level data of the source studies is public. The only real data here are the published
+summary figures in `data/published/`, with their sources. This file is written by
+`python -m sle_nb_utils synth` (`make data`).
+
+## What is here
+- `raw/`: exports as hospitals send them (four sites: Nanjing and Suzhou for the MSCT series, Chicago for
+  Burt 2006, the EBMT registry as CSV and `.xlsx`), with per-site column names, unit mixes, several date
+  formats, stray spaces and case, duplicates, impossible and missing values. Cleaning (notebook 01) must
+  recover the truth from them.
+- `truth/`: the clean tables in the data model (`patients.csv`, `visits.csv`, `events.csv`) and
+  `defects.csv`, one row per injected defect with its expected handling.
+- `published/`: published figures (`published_figures.csv`, `published_longitudinal.csv`), their citations
+  (`sources.csv`) and notes on what could and could not be confirmed (`README.md`).
+
+## How it is made (seed {seed}, scale {scale}; `make data` regenerates it byte for byte)
+1. **Stories first.** Each patient's follow-up, death and cause, remission and relapse are fixed by a
+   seeded, deterministic allocation that hits the exact published counts (MSCT), or by a seeded local
+   search on event and censoring times until the Kaplan-Meier / Aalen-Johansen estimates and their
+   standard errors round to the published values (HSCT).
+2. **Scores that tell the story.** SLEDAI-2K targets per visit that produce exactly that story under our
+   operational definitions (`sle_nb_utils/endpoints.py`): complete-remission visits have SLEDAI-2K <= 3
+   and prednisone <= 10 mg/day; a relapse is a rise of >= 4 above the post-transplant nadir after a
+   remission. Then the 24 descriptors summing to each target, then labs that agree with the lab-driven
+   descriptors (proteinuria > 0.5 g/24 h, low C3/C4, anti-dsDNA, platelets, WBC).
+3. **Messy exports.** The truth is copied into site exports, and defects are injected and recorded.
+4. `--scale K` makes K copies of the calibrated cohorts with their own identifiers (benchmarks).
+
+## Cohorts
+{_markdown_table(cohort_summary(truth))}
+
+## Calibration: published vs derived from these data by the package
+Derived with the same functions the notebooks use (asserted in `tests/test_calibration.py`).
+
+{_markdown_table(calibration_table(truth))}
+
+Treatment-related mortality in Burt 2006: the source attributes 1/50 (2%) to treatment, by intention to
+treat; two patients died after mobilisation and before transplant, and the seed's 4% equals 2/50. Both
+counts are in the data.
+
+Shape targets (`published/published_longitudinal.csv`): MSCT SLEDAI-2K median 13 (range 8-34) at
+baseline, about 9, 8, 6, 5 at months 1, 3, 6, 12; proteinuria in nephritis about 2.5 falling to about
+0.9 g/24 h; SLEDAI, proteinuria, creatinine and anti-dsDNA fall, albumin and C3 rise, prednisone tapers.
+
+## Assumptions (where the papers give no number)
+{_markdown_table(assumptions_table())}
+
+## Limits
+- Trajectories are plausible, not realistic in every detail: descriptors follow fixed per-patient
+  preference orders, and labs are drawn conditionally on the descriptors.
+- The MSCT remission and relapse wording of the papers could not be obtained; the counts are reproduced
+  under **our** stated definitions, not the papers'.
+- Comparisons between the synthetic HSCT and MSCT cohorts say nothing about the treatments.
+"""

@@ -1,0 +1,825 @@
+"""Turn clean truth tables into messy hospital exports, and list every defect injected.
+
+:func:`write_raw_exports` writes the raw exports of four synthetic sites as hospitals send them
+(CSV and Excel; per-site column names, units, date formats, encodings; duplicated rows, impossible
+values, ...) and returns the *defect manifest*: one row per injected defect with the handling that
+cleaning (``sle_nb_utils.cleaning``) must apply. The output is byte-deterministic for a seed.
+
+The four sites (``resources/site_settings.csv`` tells cleaning their encoding and day/month order):
+
+========  ===========================  ======================================================
+site      cohort(s)                    export
+========  ===========================  ======================================================
+nanjing   msct_wang2013 (half)         CSV, UTF-8 with BOM; ISO and YYYY/MM/DD dates; Chinese
+                                       labels; creatinine unit per row; proteinuria in mg/24 h
+suzhou    msct_wang2013 (other half)   CSV; DD/MM/YYYY; albumin g/dL; C3/C4 mg/dL; creatinine
+                                       in mg/dL without a unit (inferred from magnitude);
+                                       proteinuria unit per row
+chicago   hsct_burt2006                CSV, latin-1; MM/DD/YYYY; creatinine unit per row
+                                       (mg/dL, some µmol/L); albumin g/dL; C3/C4 mg/dL
+ebmt      hsct_ebmt2013 (+ others)     Excel workbook (read-me sheet, header on line 3 / 2,
+                                       native and DD-Mon-YYYY dates) + ';'-separated visits
+                                       CSV with DD.MM.YYYY dates and 'n.d.' for missing
+========  ===========================  ======================================================
+
+:func:`example_truth` makes small truth tables with the data-model columns (for tests and
+benchmarks when ``sle_nb_utils.synth`` is not wanted).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schemas import LAB_COLUMNS, NOMINAL_MONTHS, SLEDAI_DESCRIPTORS, TABLES
+
+# Unit factors (to the canonical unit), DESIGN §5: creatinine 1 mg/dL = 88.4 µmol/L; albumin
+# 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
+CREAT_MG_DL = 88.4
+ALB_G_DL = 10.0
+COMPLEMENT_MG_DL = 0.01
+PROT_MG = 0.001
+
+MANIFEST_COLUMNS = ["file", "row", "column", "kind", "raw_value", "handling", "expected_value",
+                    "expected_handling"]
+
+_DESCRIPTOR_LABEL = {d: "SLEDAI " + d[len("sledai_"):].replace("_", " ") for d in SLEDAI_DESCRIPTORS}
+
+
+# --------------------------------------------------------------------------------------------
+# example truth (small, data-model shaped)
+# --------------------------------------------------------------------------------------------
+def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
+    """Small truth tables in the data model of DESIGN §3 (not calibrated; for tests/benchmarks).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator.
+    scale : float
+        Multiplies the cohort sizes (30, 20, 12 patients at scale 1, about 400 visit rows).
+
+    Returns
+    -------
+    dict
+        ``patients``, ``visits``, ``events`` DataFrames.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = {"msct_wang2013": 30, "hsct_burt2006": 20, "hsct_ebmt2013": 12}
+    parts = []
+    for cohort, n in sizes.items():
+        n = max(2, int(round(n * scale)))
+        p = pd.DataFrame({"patient_id": [f"{cohort[:4].upper()}{cohort[-4:]}-{i + 1:05d}" for i in range(n)]})
+        p["cohort"] = cohort
+        msct = cohort.startswith("msct")
+        p["arm"] = "MSCT" if msct else "HSCT"
+        if msct:
+            p["centre"] = np.where(rng.random(n) < 0.7, "Nanjing Drum Tower Hospital", "Suzhou Partner Hospital")
+            p["cell_source"] = rng.choice(["BM-MSC", "UC-MSC", "BM+UC-MSC"], n)
+            p["cell_dose_per_kg"] = 1e6
+            p["conditioning"] = "none"
+            p["cd34_selected"] = pd.array([pd.NA] * n, dtype="boolean")
+        else:
+            burt = cohort == "hsct_burt2006"
+            p["centre"] = "Northwestern University, Chicago" if burt else rng.choice(
+                ["EBMT centre 01", "EBMT centre 02", "EBMT centre 03"], n)
+            sel = np.ones(n, bool) if burt else rng.random(n) < 0.5
+            p["cell_source"] = np.where(sel, "autologous PBSC (CD34-selected)", "autologous PBSC")
+            p["cell_dose_per_kg"] = np.round(rng.uniform(2e6, 8e6, n), -3)
+            p["conditioning"] = "CY200+ATG" if burt else rng.choice(["CY+ATG", "BEAM+ATG"], n)
+            p["cd34_selected"] = pd.array(sel, dtype="boolean")
+        p["sex"] = np.where(rng.random(n) < 0.88, "F", "M")
+        p["age_at_transplant_years"] = np.round(rng.uniform(16, 55, n), 1)
+        p["disease_duration_months"] = np.round(rng.uniform(6, 150, n), 1)
+        ln = rng.random(n) < 0.6
+        p["lupus_nephritis"] = ln
+        p["nephritis_class"] = pd.Series(np.where(ln, rng.choice(["III", "IV", "V", "IV+V"], n), None),
+                                         dtype=object).where(ln, None)
+        start = pd.Timestamp("2007-03-01") if msct else pd.Timestamp("1997-01-01")
+        enrol = start + pd.to_timedelta(rng.integers(0, 1400, n), unit="D")
+        p["enrol_date"] = enrol
+        tx = enrol + pd.to_timedelta(rng.integers(14, 60, n), unit="D")
+        no_tx = np.zeros(n, bool)
+        if cohort == "hsct_burt2006":
+            no_tx[:2] = True  # DESIGN §3: 2 Burt patients died after mobilisation, never transplanted
+        p["transplant_date"] = pd.Series(tx).where(~no_tx, pd.NaT)
+        fu_days = rng.integers(200, 1900, n)
+        fu_days[no_tx] = 20
+        base = pd.Series(tx).where(~no_tx, pd.Series(enrol))
+        p["last_contact_date"] = base + pd.to_timedelta(fu_days, unit="D")
+        dead = (rng.random(n) < 0.1) | no_tx
+        p["death_date"] = p["last_contact_date"].where(dead, pd.NaT)
+        p["death_cause"] = pd.Series(np.where(dead, rng.choice(["infection", "active SLE", "cardiac"], n), None),
+                                     dtype=object).where(dead, None)
+        p["death_treatment_related"] = pd.array(np.where(dead, no_tx, False), dtype="boolean")
+        p.loc[~dead, "death_treatment_related"] = pd.NA
+        parts.append(p)
+    patients = pd.concat(parts, ignore_index=True)
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        patients[c] = pd.to_datetime(patients[c]).astype("datetime64[ns]")
+
+    # visits: nominal months up to last contact
+    months = np.array(NOMINAL_MONTHS)
+    start = patients["transplant_date"].fillna(patients["enrol_date"])
+    fu = (patients["last_contact_date"] - start).dt.days.to_numpy()
+    rep = np.repeat(np.arange(len(patients)), len(months))
+    mon = np.tile(months, len(patients))
+    vdate = start.to_numpy()[rep] + (np.round(mon * 30.44)).astype("timedelta64[D]")
+    keep = (np.round(mon * 30.44) <= fu[rep])
+    rep, mon, vdate = rep[keep], mon[keep], vdate[keep]
+    m = len(rep)
+    v = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy()[rep],
+                      "visit_date": pd.to_datetime(vdate).astype("datetime64[ns]"), "visit_month": mon})
+    weights = [8] * 8 + [4] * 6 + [2] * 7 + [1] * 3  # SLEDAI-2K weights (Gladman 2002)
+    p_on = np.where(mon == 0, 0.25, 0.06)
+    total = np.zeros(m, int)
+    for d, w in zip(SLEDAI_DESCRIPTORS, weights):
+        x = (rng.random(m) < p_on * (0.4 if w == 8 else 1.0)).astype("int64")
+        v[d] = x
+        total += w * x
+    v["sledai_2k_total"] = total.astype("int64")
+    v["proteinuria_g_24h"] = np.round(rng.lognormal(0.0, 0.8, m), 3)
+    v["creatinine_umol_l"] = np.round(rng.lognormal(np.log(80), 0.3, m), 1)
+    v["albumin_g_l"] = np.round(rng.uniform(20, 45, m), 1)
+    v["c3_g_l"] = np.round(rng.uniform(0.3, 1.5, m), 2)
+    v["c4_g_l"] = np.round(rng.uniform(0.05, 0.4, m), 3)
+    v["anti_dsdna_iu_ml"] = np.round(rng.lognormal(3.5, 1.0, m), 1)
+    v["wbc_10e9_l"] = np.round(rng.uniform(2.5, 10, m), 2)
+    v["platelets_10e9_l"] = np.round(rng.uniform(60, 350, m), 0)
+    v["haemoglobin_g_l"] = np.round(rng.uniform(80, 150, m), 0)
+    v["prednisone_mg_day"] = np.round(rng.choice([5, 7.5, 10, 15, 20, 30], m), 1)
+    for c in LAB_COLUMNS:
+        v.loc[rng.random(m) < 0.08, c] = np.nan
+    v["immunosuppressants"] = rng.choice(["", "cyclophosphamide", "mycophenolate mofetil",
+                                          "hydroxychloroquine;mycophenolate mofetil"], m)
+    v = v.sort_values(["patient_id", "visit_date"], ignore_index=True)
+
+    # events: deaths on the death date, some relapses, some adverse events
+    ev = []
+    d = patients[patients["death_date"].notna()]
+    ev.append(pd.DataFrame({"patient_id": d["patient_id"], "event_date": d["death_date"], "event": "death",
+                            "detail": d["death_cause"].astype(str)}))
+    alive_fu = patients[(fu > 200)]
+    rel = alive_fu[rng.random(len(alive_fu)) < 0.3]
+    rel_start = rel["transplant_date"].fillna(rel["enrol_date"])
+    ev.append(pd.DataFrame({"patient_id": rel["patient_id"],
+                            "event_date": rel_start + pd.to_timedelta(100, unit="D"),
+                            "event": "relapse", "detail": "SLEDAI-2K rise"}))
+    h = patients[(patients["arm"] == "HSCT") & patients["transplant_date"].notna()]
+    h = h[rng.random(len(h)) < 0.3]
+    ev.append(pd.DataFrame({"patient_id": h["patient_id"], "event_date": h["transplant_date"] + pd.Timedelta(days=10),
+                            "event": "transplant_related_adverse_event", "detail": "febrile neutropenia"}))
+    events = pd.concat(ev, ignore_index=True)
+    events["event_date"] = events["event_date"].astype("datetime64[ns]")
+    events = events.sort_values(["patient_id", "event_date", "event"], ignore_index=True)
+    return {"patients": patients, "visits": v, "events": events}
+
+
+def get_truth(seed: int, scale: float = 1) -> dict[str, pd.DataFrame]:
+    """Truth tables from ``sle_nb_utils.synth.make_truth`` when it exists, else :func:`example_truth`."""
+    try:
+        from . import synth
+        make = synth.make_truth
+    except (ImportError, AttributeError):
+        return example_truth(seed, scale)
+    return make(seed, scale=scale)
+
+
+# --------------------------------------------------------------------------------------------
+# formatting helpers
+# --------------------------------------------------------------------------------------------
+def _fmt_date(s: pd.Series, fmt: str) -> pd.Series:
+    """Dates as strings in ``fmt``; missing as None (written as the file's missing token)."""
+    out = pd.to_datetime(s).dt.strftime(fmt)
+    return out.astype(object).where(s.notna(), None)
+
+
+def _fmt_bool(s: pd.Series, true: str, false: str) -> pd.Series:
+    s = pd.Series(s, dtype="boolean")
+    out = pd.Series(np.where(s.fillna(False).to_numpy(bool), true, false), index=s.index, dtype=object)
+    return out.where(s.notna(), None)
+
+
+def _na_str(s: pd.Series) -> pd.Series:
+    """Object column with missing as None (so CSV writes the file's missing token)."""
+    return s.astype(object).where(s.notna(), None)
+
+
+class _Site:
+    """Collects one export table, its row-level defects and extra rows, then numbers the lines."""
+
+    def __init__(self, file: str, frame: pd.DataFrame, header_line: int, rename: dict[str, str]):
+        self.file = file
+        self.frame = frame.reset_index(drop=True)  # model column names; values already formatted
+        self.header_line = header_line             # 1-based line of the header row
+        self.rename = rename                       # model column -> raw header
+        self.frame["_pos"] = np.arange(len(self.frame)) * 4.0
+        self.defects: list[dict] = []              # row-level: refer to _pos
+        self.extra: list[pd.DataFrame] = []
+
+    def cell(self, idx, column, kind, raw_value, handling, expected_value, text):
+        self.frame.at[idx, column] = raw_value
+        self.defects.append(dict(_pos=self.frame.at[idx, "_pos"], column=column, kind=kind,
+                                 raw_value=str(raw_value), handling=handling,
+                                 expected_value=expected_value, expected_handling=text))
+
+    def add_row(self, row: dict, after_idx: int, offset: float, column, kind, raw_value, handling,
+                expected_value, text):
+        pos = self.frame.at[after_idx, "_pos"] + offset
+        r = pd.DataFrame([{**row, "_pos": pos}])
+        self.extra.append(r)
+        self.defects.append(dict(_pos=pos, column=column, kind=kind, raw_value=str(raw_value),
+                                 handling=handling, expected_value=expected_value, expected_handling=text))
+
+    def finish(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Final frame (raw headers, line order) and the row-level manifest with line numbers."""
+        f = pd.concat([self.frame, *self.extra], ignore_index=True) if self.extra else self.frame
+        f = f.sort_values("_pos", kind="stable", ignore_index=True)
+        line = pd.Series(self.header_line + 1 + np.arange(len(f)), index=f["_pos"].to_numpy())
+        man = pd.DataFrame(self.defects, columns=["_pos", "column", "kind", "raw_value", "handling",
+                                                  "expected_value", "expected_handling"])
+        man.insert(0, "row", line.loc[man["_pos"].to_numpy()].to_numpy().astype("int64"))
+        man.insert(0, "file", self.file)
+        man = man.drop(columns="_pos")
+        f = f.drop(columns="_pos").rename(columns=self.rename)
+        return f, man
+
+
+def _file_defect(file, column, kind, raw_value, handling, expected_value, text) -> dict:
+    return dict(file=file, row=pd.NA, column=column, kind=kind, raw_value=raw_value, handling=handling,
+                expected_value=expected_value, expected_handling=text)
+
+
+# --------------------------------------------------------------------------------------------
+# the writer
+# --------------------------------------------------------------------------------------------
+def _site_of(patients: pd.DataFrame) -> pd.Series:
+    """Site of each patient: MSCT alternates nanjing/suzhou (sorted by id), Burt -> chicago,
+    everything else -> ebmt."""
+    site = pd.Series("ebmt", index=patients.index, dtype=object)
+    msct = patients["cohort"].eq("msct_wang2013")
+    order = patients.loc[msct, "patient_id"].rank(method="first").astype(int)
+    site[order.index] = np.where(order % 2 == 1, "nanjing", "suzhou")
+    site[patients["cohort"].eq("hsct_burt2006")] = "chicago"
+    return site
+
+
+def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
+    """Write the truth as messy raw exports of four sites into ``raw_dir``; return the manifest.
+
+    Parameters
+    ----------
+    truth : dict
+        ``patients``, ``visits``, ``events`` DataFrames in the data model (DESIGN §3).
+    raw_dir : Path
+        Output folder (created). Files: ``nanjing_{patients,visits,events}.csv``,
+        ``suzhou_{patients,visits,events}.csv``, ``chicago_{patients,visits,events}.csv``,
+        ``ebmt_registry.xlsx`` (sheets "Read me", "Patients", "Events") and ``ebmt_visits.csv``.
+    seed : int
+        Seed of the defect placement; same truth + seed gives byte-identical files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The defect manifest, one row per injected defect: ``file`` (as cleaning names it, e.g.
+        ``ebmt_registry.xlsx[Patients]``), ``row`` (1-based line as a spreadsheet shows it; NA for a
+        defect of the whole file or column), ``column`` (data-model column), ``kind``, ``raw_value``,
+        ``handling`` (``corrected``, ``converted``, ``read``, ``dropped_duplicate``,
+        ``quarantined``), ``expected_value`` and ``expected_handling`` (in words).
+    """
+    raw_dir = Path(raw_dir)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 4])
+    P = truth["patients"].sort_values("patient_id", ignore_index=True)
+    V = truth["visits"].sort_values(["patient_id", "visit_date"], ignore_index=True)
+    E = truth["events"].sort_values(["patient_id", "event_date", "event"], ignore_index=True)
+    site = _site_of(P)
+    site_of_id = pd.Series(site.to_numpy(), index=P["patient_id"].to_numpy())
+    manifest: list[pd.DataFrame] = []
+    file_rows: list[dict] = []
+
+    def tables_for(s):
+        ids = P.loc[site == s, "patient_id"]
+        return (P[site == s].reset_index(drop=True),
+                V[V["patient_id"].map(site_of_id).eq(s)].reset_index(drop=True),
+                E[E["patient_id"].map(site_of_id).eq(s)].reset_index(drop=True), ids)
+
+    for s in ["nanjing", "suzhou", "chicago", "ebmt"]:
+        p, v, e, _ = tables_for(s)
+        if len(p) == 0:
+            continue
+        builder = {"nanjing": _nanjing, "suzhou": _suzhou, "chicago": _chicago, "ebmt": _ebmt}[s]
+        man, frows = builder(p, v, e, P, V, raw_dir, rng)
+        manifest.extend(man)
+        file_rows.extend(frows)
+    m = pd.concat([pd.DataFrame(file_rows, columns=MANIFEST_COLUMNS), *manifest], ignore_index=True)
+    m["row"] = m["row"].astype("Int64")
+    m = m.sort_values(["file", "row", "column", "kind"], na_position="first", kind="stable",
+                      ignore_index=True)
+    return m[MANIFEST_COLUMNS]
+
+
+# ---- common pieces --------------------------------------------------------------------------
+def _visit_frame(v: pd.DataFrame) -> pd.DataFrame:
+    f = v.copy()
+    for c in LAB_COLUMNS:
+        f[c] = f[c].astype("float64")
+    return f
+
+
+def _free_visit_date(V: pd.DataFrame, P: pd.DataFrame, pid: str, date: pd.Timestamp, step: int) -> pd.Timestamp:
+    """A date near ``date`` that is not one of the patient's truth visit dates, stays after
+    transplant and on/before death and last contact."""
+    taken = set(V.loc[V["patient_id"] == pid, "visit_date"])
+    pr = P.loc[P["patient_id"] == pid].iloc[0]
+    end = pr["death_date"] if pd.notna(pr["death_date"]) else pr["last_contact_date"]
+    d = date
+    for _ in range(400):
+        d = d + pd.Timedelta(days=step)
+        if d not in taken and d <= end:
+            return d
+        if d > end:
+            step, d = -abs(step), date
+    return date + pd.Timedelta(days=1)
+
+
+def _row_defects_visits(site: _Site, v: pd.DataFrame, P: pd.DataFrame, V: pd.DataFrame, rng,
+                        date_fmt: str, lab_raw: dict, n_dup: int = 2, fixed: dict | None = None,
+                        unknown: str = "UNKNOWN-999"):
+    """Row-level defects shared by every visits file. ``lab_raw[column](canonical_value)`` gives
+    the raw (site-unit) value to write for an extra row; ``fixed`` sets cells of every extra row
+    (e.g. the unit column that goes with ``lab_raw``)."""
+    fixed = fixed or {}
+    f = site.frame
+    n = len(f)
+    if n < 6:
+        return
+    post = np.flatnonzero(f["visit_month"].astype(int).to_numpy() > 0)
+    picks = rng.choice(post if len(post) >= 8 else np.arange(n), size=8, replace=False)
+    picks = [int(i) for i in picks]
+    # stray spaces in patient_id
+    i = picks[0]
+    pid = v.at[i, "patient_id"]
+    site.cell(i, "patient_id", "stray_spaces", f"  {pid} ", "corrected", pid,
+              f"corrected to {pid} (spaces stripped)")
+    # exact duplicates, written on the line after the original
+    for i in picks[1:1 + n_dup]:
+        row = f.loc[i].drop("_pos").to_dict()
+        site.add_row(row, i, 1, "", "exact_duplicate", "(whole row)", "dropped_duplicate", "",
+                     "dropped as exact duplicate")
+    # conflicting duplicate: an unscheduled visit recorded twice with different creatinine
+    i = picks[3]
+    pid = v.at[i, "patient_id"]
+    d = _free_visit_date(V, P, pid, v.at[i, "visit_date"], 3)
+    row = f.loc[i].drop("_pos").to_dict()
+    row["visit_date"] = d.strftime(date_fmt)
+    row.update(fixed)
+    row2 = dict(row)
+    creat_col = "creatinine_umol_l"
+    base = v.at[i, creat_col] if pd.notna(v.at[i, creat_col]) else 90.0
+    row["creatinine_umol_l"] = lab_raw[creat_col](float(base))
+    row2["creatinine_umol_l"] = lab_raw[creat_col](float(base) * 1.5)
+    site.add_row(row, i, 2, "creatinine_umol_l", "conflicting_duplicate", row["creatinine_umol_l"],
+                 "quarantined", "", "quarantined (conflicting duplicate of the same patient and visit date)")
+    site.add_row(row2, i, 2.5, "creatinine_umol_l", "conflicting_duplicate", row2["creatinine_umol_l"],
+                 "quarantined", "", "quarantined (conflicting duplicate of the same patient and visit date)")
+    # impossible value: platelets negative on an unscheduled visit
+    i = picks[4]
+    pid = v.at[i, "patient_id"]
+    row = f.loc[i].drop("_pos").to_dict()
+    row["visit_date"] = _free_visit_date(V, P, pid, v.at[i, "visit_date"], 5).strftime(date_fmt)
+    row["platelets_10e9_l"] = -40.0
+    site.add_row(row, i, 3, "platelets_10e9_l", "impossible_value", -40.0, "quarantined", "",
+                 "quarantined (platelets outside the plausible range)")
+    # unparseable date (30 February)
+    i = picks[5]
+    row = f.loc[i].drop("_pos").to_dict()
+    bad = {"%Y-%m-%d": "2011-02-30", "%Y/%m/%d": "2011/02/30", "%d/%m/%Y": "30/02/2011",
+           "%m/%d/%Y": "02/30/2011", "%d.%m.%Y": "30.02.2011"}[date_fmt]
+    row["visit_date"] = bad
+    site.add_row(row, i, 3.25, "visit_date", "unparseable_date", bad, "quarantined", "",
+                 "quarantined (date does not exist)")
+    # missing patient id
+    i = picks[6]
+    row = f.loc[i].drop("_pos").to_dict()
+    row["patient_id"] = None
+    site.add_row(row, i, 3.5, "patient_id", "missing_key", "", "quarantined", "",
+                 "quarantined (missing patient_id)")
+    # unknown patient
+    i = picks[7]
+    row = f.loc[i].drop("_pos").to_dict()
+    row["patient_id"] = unknown
+    site.add_row(row, i, 3.75, "patient_id", "unknown_patient", unknown, "quarantined", "",
+                 "quarantined (patient not in the patients table)")
+    # a visit after death (if this site has a patient who died after at least one visit)
+    dead = P[P["death_date"].notna() & P["patient_id"].isin(v["patient_id"])]
+    if len(dead):
+        pid = dead["patient_id"].iloc[0]
+        idx = int(np.flatnonzero(v["patient_id"].to_numpy() == pid)[-1])
+        row = f.loc[idx].drop("_pos").to_dict()
+        dd = dead["death_date"].iloc[0] + pd.Timedelta(days=30)
+        row["visit_date"] = dd.strftime(date_fmt)
+        row["visit_month"] = int(f.at[idx, "visit_month"])
+        site.add_row(row, idx, 1.5, "visit_date", "visit_after_death", row["visit_date"], "quarantined", "",
+                     "quarantined (visit after the patient's death)")
+
+
+def _common_event_defects(site: _Site, e: pd.DataFrame, p: pd.DataFrame, date_fmt, event_case=None):
+    f = site.frame
+    if len(f) == 0:
+        return
+    # event before enrolment: an extra relapse a year before enrolment of the first patient
+    pid = e.at[0, "patient_id"]
+    enrol = p.loc[p["patient_id"] == pid, "enrol_date"].iloc[0]
+    row = f.loc[0].drop("_pos").to_dict()
+    row["event_date"] = (enrol - pd.Timedelta(days=365)).strftime(date_fmt)
+    row["event"] = "relapse" if event_case is None else event_case("relapse")
+    row["detail"] = "flare recorded before enrolment"
+    site.add_row(row, 0, 1, "event_date", "event_before_enrolment", row["event_date"], "quarantined", "",
+                 "quarantined (event before enrolment)")
+
+
+def _patient_frame(p: pd.DataFrame) -> pd.DataFrame:
+    return p.copy()
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str = ",", na_rep: str = "",
+               preamble: str = "") -> None:
+    text = frame.to_csv(index=False, sep=sep, na_rep=na_rep, lineterminator="\n")
+    data = (preamble + text).encode(encoding)
+    path.write_bytes(data)
+
+
+# ---- nanjing ----------------------------------------------------------------------------------
+def _nanjing(p, v, e, P, V, raw_dir, rng):
+    fp, fv, fe = "nanjing_patients.csv", "nanjing_visits.csv", "nanjing_events.csv"
+    frows = [
+        _file_defect(fp, "", "bom", "UTF-8 BOM", "read", "", "read (BOM removed)"),
+        _file_defect(fp, "sex", "label_synonym", "女/男", "corrected", "F/M", "normalised to F/M"),
+        _file_defect(fp, "lupus_nephritis", "label_synonym", "是/否", "corrected", "True/False",
+                     "normalised to True/False"),
+        _file_defect(fp, "", "column_alias", "病例号, 性别, Hospital, ...", "read", "",
+                     "mapped through column_aliases.csv"),
+        _file_defect(fp, "enrol_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
+        _file_defect(fv, "visit_date", "date_format", "YYYY/MM/DD", "read", "", "parsed"),
+        _file_defect(fv, "proteinuria_g_24h", "unit_header", "mg/24h", "converted", "",
+                     "converted mg/24h -> g/24h (x 0.001)"),
+        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "µmol/L or mg/dL", "converted", "",
+                     "rows in mg/dL converted to µmol/L (x 88.4)"),
+        _file_defect(fv, "immunosuppressants", "separator_spaces", "'; '", "corrected", "';'",
+                     "spaces around ';' removed (logged per cell)"),
+        _file_defect(fe, "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
+    ]
+    # patients
+    f = _patient_frame(p)
+    f["sex"] = f["sex"].map({"F": "女", "M": "男"})
+    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "是", "否")
+    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "yes", "no")
+    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "yes", "no")
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        f[c] = _fmt_date(f[c], "%Y-%m-%d")
+    for c in ("nephritis_class", "death_cause"):
+        f[c] = _na_str(f[c])
+    rename = {"patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
+              "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
+              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
+              "age_at_transplant_years": "Age (years)", "disease_duration_months": "Disease duration (months)",
+              "lupus_nephritis": "Lupus nephritis", "nephritis_class": "LN class", "enrol_date": "Enrol date",
+              "transplant_date": "Transplant date", "last_contact_date": "Last contact",
+              "death_date": "Date of death", "death_cause": "Cause of death",
+              "death_treatment_related": "Treatment-related death"}
+    sp = _Site(fp, f, 1, rename)
+    if len(f) >= 3:
+        i = int(rng.integers(0, len(f)))
+        c = str(p.at[i, "centre"])
+        sp.cell(i, "centre", "stray_spaces", f" {c}  ", "corrected", c, f"corrected to {c} (spaces stripped)")
+        j = (i + 1) % len(f)
+        sp.add_row(sp.frame.loc[j].drop("_pos").to_dict(), j, 1, "", "exact_duplicate", "(whole row)",
+                   "dropped_duplicate", "", "dropped as exact duplicate")
+    fpat, mp = sp.finish()
+    _write_csv(fpat, raw_dir / fp, "utf-8-sig")
+    # visits
+    f = _visit_frame(v)
+    f["visit_date"] = _fmt_date(v["visit_date"], "%Y/%m/%d")
+    f["proteinuria_g_24h"] = f["proteinuria_g_24h"] / PROT_MG  # g -> mg
+    mg = rng.random(len(f)) < 0.2
+    f["creatinine_umol_l"] = np.where(mg, f["creatinine_umol_l"] / CREAT_MG_DL, f["creatinine_umol_l"])
+    f["creatinine_unit"] = np.where(mg, "mg/dL", "µmol/L")
+    f["immunosuppressants"] = f["immunosuppressants"].fillna("").str.replace(";", "; ", regex=False)
+    rename = {"patient_id": "Patient ID", "visit_date": "Visit date", "visit_month": "Month",
+              **_DESCRIPTOR_LABEL, "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (mg/24h)",
+              "creatinine_umol_l": "Creatinine", "creatinine_unit": "Creatinine unit",
+              "albumin_g_l": "Albumin (g/L)", "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)",
+              "anti_dsdna_iu_ml": "Anti-dsDNA (IU/mL)", "wbc_10e9_l": "WBC (10^9/L)",
+              "platelets_10e9_l": "PLT (10^9/L)", "haemoglobin_g_l": "Hb (g/L)",
+              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Immunosuppressive drugs"}
+    sv = _Site(fv, f, 1, rename)
+    _row_defects_visits(sv, v, P, V, rng, "%Y/%m/%d", {"creatinine_umol_l": lambda x: x},
+                        fixed={"creatinine_unit": "µmol/L"}, unknown="NJ-UNKNOWN-9")
+    fvis, mv = sv.finish()
+    _write_csv(fvis, raw_dir / fv, "utf-8-sig")
+    # events
+    f = e.copy()
+    f["event_date"] = _fmt_date(e["event_date"], "%Y-%m-%d")
+    se = _Site(fe, f, 1, {"patient_id": "Patient ID", "event_date": "Event date", "event": "Event type",
+                          "detail": "Details"})
+    _common_event_defects(se, e, p, "%Y-%m-%d")
+    fev, me = se.finish()
+    _write_csv(fev, raw_dir / fe, "utf-8-sig")
+    return [mp, mv, me], frows
+
+
+# ---- suzhou -----------------------------------------------------------------------------------
+def _suzhou(p, v, e, P, V, raw_dir, rng):
+    fp, fv, fe = "suzhou_patients.csv", "suzhou_visits.csv", "suzhou_events.csv"
+    frows = [
+        _file_defect(fp, "enrol_date", "date_format", "DD/MM/YYYY", "read", "",
+                     "parsed day-first (site setting DMY)"),
+        _file_defect(fv, "visit_date", "date_format", "DD/MM/YYYY", "read", "",
+                     "parsed day-first (site setting DMY)"),
+        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
+        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+        _file_defect(fv, "creatinine_umol_l", "unit_missing", "mg/dL values, no unit", "converted", "",
+                     "unit inferred from magnitude (mg/dL), converted x 88.4, each inference logged"),
+        _file_defect(fv, "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
+                     "rows in mg/24h converted to g/24h (x 0.001)"),
+    ]
+    f = _patient_frame(p)
+    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "1", "0")
+    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "1", "0")
+    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "1", "0")
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        f[c] = _fmt_date(f[c], "%d/%m/%Y")
+    for c in ("nephritis_class", "death_cause"):
+        f[c] = _na_str(f[c])
+    rename = {c: c.replace("_", " ") for c in TABLES["patients"]}
+    rename.update({"patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age",
+                   "centre": "center"})
+    sp = _Site(fp, f, 1, rename)
+    if len(f) >= 3:
+        i = int(rng.integers(0, len(f)))
+        sx = str(p.at[i, "sex"])
+        raw = {"F": "FEMALE", "M": "MALE"}[sx]
+        sp.cell(i, "sex", "case_synonym", raw, "corrected", sx, f"corrected to {sx}")
+        j = (i + 1) % len(f)
+        arm = str(p.at[j, "arm"])
+        sp.cell(j, "arm", "case", arm.lower(), "corrected", arm, f"corrected to {arm}")
+        # an impossible patient (age 250) with one visit: both quarantined
+        row = sp.frame.loc[j].drop("_pos").to_dict()
+        row.update(patient_id="SZ-IMPOSSIBLE-1", age_at_transplant_years=250.0)
+        sp.add_row(row, j, 1, "age_at_transplant_years", "impossible_value", 250.0, "quarantined", "",
+                   "quarantined (age outside the plausible range)")
+    fpat, mp = sp.finish()
+    _write_csv(fpat, raw_dir / fp, "utf-8")
+    # visits
+    f = _visit_frame(v)
+    f["visit_date"] = _fmt_date(v["visit_date"], "%d/%m/%Y")
+    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
+    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
+    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
+    f["creatinine_umol_l"] = f["creatinine_umol_l"] / CREAT_MG_DL
+    mg = rng.random(len(f)) < 0.3
+    f["proteinuria_g_24h"] = np.where(mg, f["proteinuria_g_24h"] / PROT_MG, f["proteinuria_g_24h"])
+    f["proteinuria_unit"] = np.where(mg, "mg/24h", "g/24h")
+    rename = {c: c for c in f.columns}
+    rename.update({"patient_id": "pat_id", "visit_date": "date", "visit_month": "follow-up month",
+                   "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)", "c4_g_l": "C4 (mg/dL)",
+                   "creatinine_umol_l": "Serum creatinine", "proteinuria_g_24h": "24h urine protein",
+                   "proteinuria_unit": "Proteinuria unit", "sledai_2k_total": "SLEDAI total"})
+    sv = _Site(fv, f, 1, rename)
+    _row_defects_visits(sv, v, P, V, rng, "%d/%m/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
+                        unknown="SZ-UNKNOWN-9")
+    # the impossible patient's visit
+    if len(p) >= 3 and len(f):
+        row = sv.frame.loc[0].drop("_pos").to_dict()
+        row["patient_id"] = "SZ-IMPOSSIBLE-1"
+        sv.add_row(row, 0, 1, "patient_id", "orphan_of_quarantined_patient", "SZ-IMPOSSIBLE-1",
+                   "quarantined", "", "quarantined (its patient is quarantined)")
+    fvis, mv = sv.finish()
+    _write_csv(fvis, raw_dir / fv, "utf-8")
+    f = e.copy()
+    f["event_date"] = _fmt_date(e["event_date"], "%d/%m/%Y")
+    se = _Site(fe, f, 1, {"patient_id": "pat_id", "event_date": "date of event", "event": "event",
+                          "detail": "comment"})
+    _common_event_defects(se, e, p, "%d/%m/%Y")
+    fev, me = se.finish()
+    _write_csv(fev, raw_dir / fe, "utf-8")
+    return [mp, mv, me], frows
+
+
+# ---- chicago ----------------------------------------------------------------------------------
+def _chicago(p, v, e, P, V, raw_dir, rng):
+    fp, fv, fe = "chicago_patients.csv", "chicago_visits.csv", "chicago_events.csv"
+    frows = [
+        _file_defect(fv, "", "encoding", "latin-1", "read", "", "decoded as latin-1 (site setting)"),
+        _file_defect(fp, "enrol_date", "date_format", "MM/DD/YYYY", "read", "",
+                     "parsed month-first (site setting MDY)"),
+        _file_defect(fv, "visit_date", "date_format", "MM/DD/YYYY", "read", "",
+                     "parsed month-first (site setting MDY)"),
+        _file_defect(fp, "sex", "label_synonym", "Female/Male", "corrected", "F/M", "normalised to F/M"),
+        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "mg/dL or µmol/L", "converted", "",
+                     "rows in mg/dL converted to µmol/L (x 88.4)"),
+        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
+        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+    ]
+    f = _patient_frame(p)
+    f["sex"] = f["sex"].map({"F": "Female", "M": "Male"})
+    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "Yes", "No")
+    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "Yes", "No")
+    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "Yes", "No")
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        f[c] = _fmt_date(f[c], "%m/%d/%Y")
+    for c in ("nephritis_class", "death_cause"):
+        f[c] = _na_str(f[c])
+    rename = {"patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
+              "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
+              "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
+              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "SLE duration (months)",
+              "lupus_nephritis": "Nephritis", "nephritis_class": "ISN/RPS class",
+              "enrol_date": "Enrollment date", "transplant_date": "HSCT date",
+              "last_contact_date": "Date last seen", "death_date": "Date of death",
+              "death_cause": "Cause of death", "death_treatment_related": "TRM"}
+    sp = _Site(fp, f, 1, rename)
+    if len(f) >= 3:
+        i = int(rng.integers(0, len(f)))
+        sx = str(p.at[i, "sex"])
+        raw = {"F": " female ", "M": " MALE"}[sx]
+        sp.cell(i, "sex", "case_spaces", raw, "corrected", sx, f"corrected to {sx}")
+    fpat, mp = sp.finish()
+    _write_csv(fpat, raw_dir / fp, "latin-1")
+    f = _visit_frame(v)
+    f["visit_date"] = _fmt_date(v["visit_date"], "%m/%d/%Y")
+    um = rng.random(len(f)) < 0.15
+    f["creatinine_umol_l"] = np.where(um, f["creatinine_umol_l"], f["creatinine_umol_l"] / CREAT_MG_DL)
+    f["creatinine_unit"] = np.where(um, "µmol/L", "mg/dL")
+    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
+    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
+    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
+    rename = {"patient_id": "Subject ID", "visit_date": "Visit date", "visit_month": "Visit",
+              **{d: d for d in SLEDAI_DESCRIPTORS}, "sledai_2k_total": "SLEDAI-2K total",
+              "proteinuria_g_24h": "Proteinuria (g/24h)", "creatinine_umol_l": "SCr",
+              "creatinine_unit": "SCr unit", "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)",
+              "c4_g_l": "C4 (mg/dL)", "anti_dsdna_iu_ml": "anti-dsDNA", "wbc_10e9_l": "WBC",
+              "platelets_10e9_l": "Platelets", "haemoglobin_g_l": "Hemoglobin (g/L)",
+              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Other IS drugs"}
+    sv = _Site(fv, f, 1, rename)
+    _row_defects_visits(sv, v, P, V, rng, "%m/%d/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
+                        fixed={"creatinine_unit": "mg/dL"}, unknown="CH-UNKNOWN-9")
+    fvis, mv = sv.finish()
+    _write_csv(fvis, raw_dir / fv, "latin-1")
+    f = e.copy()
+    f["event_date"] = _fmt_date(e["event_date"], "%m/%d/%Y")
+    se = _Site(fe, f, 1, {"patient_id": "Subject ID", "event_date": "Event date", "event": "Event",
+                          "detail": "Details"})
+    if len(f) >= 2:
+        i = int(rng.integers(0, len(f)))
+        ev = str(e.at[i, "event"])
+        se.cell(i, "event", "case", ev.upper(), "corrected", ev, f"corrected to {ev}")
+    _common_event_defects(se, e, p, "%m/%d/%Y")
+    fev, me = se.finish()
+    _write_csv(fev, raw_dir / fe, "latin-1")
+    return [mp, mv, me], frows
+
+
+# ---- ebmt -------------------------------------------------------------------------------------
+def _ebmt(p, v, e, P, V, raw_dir, rng):
+    wb_name = "ebmt_registry.xlsx"
+    fp, fe, fv = f"{wb_name}[Patients]", f"{wb_name}[Events]", "ebmt_visits.csv"
+    frows = [
+        _file_defect(fp, "", "header_offset", "header on line 3 (title above)", "read", "",
+                     "header row found on line 3"),
+        _file_defect(fe, "", "header_offset", "header on line 2 (note above)", "read", "",
+                     "header row found on line 2"),
+        _file_defect(f"{wb_name}[Read me]", "", "non_data_sheet", "free text", "read", "",
+                     "sheet skipped (no recognised header), listed in the inventory"),
+        _file_defect(fp, "enrol_date", "date_format", "Excel date cells", "read", "", "parsed"),
+        _file_defect(fe, "event_date", "date_format", "DD-Mon-YYYY", "read", "", "parsed"),
+        _file_defect(fv, "", "delimiter", ";", "read", "", "read with ';' delimiter"),
+        _file_defect(fv, "visit_date", "date_format", "DD.MM.YYYY", "read", "",
+                     "parsed day-first (site setting DMY)"),
+        _file_defect(fv, "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
+    ]
+    # patients sheet
+    f = _patient_frame(p)
+    for c in ("nephritis_class", "death_cause"):
+        f[c] = _na_str(f[c])
+    for c in ("cd34_selected", "death_treatment_related"):
+        f[c] = pd.Series(p[c], dtype="boolean").astype(object).where(p[c].notna(), None)
+    f["lupus_nephritis"] = p["lupus_nephritis"].astype(bool)
+    rename = {"patient_id": "UPN", "cohort": "Cohort", "arm": "Arm", "centre": "Centre",
+              "cell_source": "Stem cell source", "cell_dose_per_kg": "Cell dose per kg",
+              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "Sex",
+              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "Disease duration months",
+              "lupus_nephritis": "LN", "nephritis_class": "LN class", "enrol_date": "Registration date",
+              "transplant_date": "Date of transplant", "last_contact_date": "Last follow-up",
+              "death_date": "Date of death", "death_cause": "Cause of death",
+              "death_treatment_related": "Treatment-related death"}
+    sp = _Site(fp, f, 3, rename)
+    if len(f) >= 2:
+        i = int(rng.integers(0, len(f)))
+        cs = str(p.at[i, "cell_source"])
+        sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
+    fpat, mp = sp.finish()
+    # events sheet
+    f = e.copy()
+    f["event_date"] = _fmt_date(e["event_date"], "%d-%b-%Y")
+    se = _Site(fe, f, 2, {"patient_id": "UPN", "event_date": "Date of event", "event": "Event type",
+                          "detail": "Comment"})
+    if len(f) >= 2:
+        i = int(rng.integers(0, len(f)))
+        se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
+                   "dropped_duplicate", "", "dropped as exact duplicate")
+    fev, me = se.finish()
+    _write_workbook(raw_dir / wb_name, fpat, fev)
+    # visits csv
+    f = _visit_frame(v)
+    f["visit_date"] = _fmt_date(v["visit_date"], "%d.%m.%Y")
+    rename = {"patient_id": "UPN", "visit_date": "Date of visit", "visit_month": "Visit month",
+              **{d: f"{d[len('sledai_'):].replace('_', ' ')} (SLEDAI)" for d in SLEDAI_DESCRIPTORS},
+              "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (g/24h)",
+              "creatinine_umol_l": "Creatinine (µmol/L)", "albumin_g_l": "Albumin (g/L)",
+              "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)", "anti_dsdna_iu_ml": "dsDNA (IU/mL)",
+              "wbc_10e9_l": "Leukocytes (10^9/L)", "platelets_10e9_l": "Platelets (10^9/L)",
+              "haemoglobin_g_l": "Haemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
+              "immunosuppressants": "Immunosuppressants"}
+    sv = _Site(fv, f, 1, rename)
+    _row_defects_visits(sv, v, P, V, rng, "%d.%m.%Y", {"creatinine_umol_l": lambda x: x},
+                        unknown="EB-UNKNOWN-9")
+    fvis, mv = sv.finish()
+    _write_csv(fvis, raw_dir / fv, "utf-8", sep=";", na_rep="n.d.")
+    # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
+    # duplicate the file; it is listed as a file-level defect above and logged per cell by cleaning.
+    return [mp, mv, me], frows
+
+
+_FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def _write_workbook(path: Path, patients: pd.DataFrame, events: pd.DataFrame) -> None:
+    """The EBMT workbook: a read-me sheet, patients with the header on line 3, events with the
+    header on line 2; native date cells for patient dates. Byte-deterministic (fixed document
+    properties and zip timestamps)."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Read me")
+    ws.append(["EBMT registry extract - autoimmune diseases working party"])
+    ws.append(["Synthetic pseudo-patients generated by sle_nb_utils; not real patient data."])
+    ws.append(["Sheets: Patients (one row per patient), Events (one row per clinical event)."])
+    ws = wb.create_sheet("Patients")
+    ws.append(["EBMT registry extract: patients"])
+    ws.append([])
+    ws.append(list(patients.columns))
+    _append_frame(ws, patients)
+    ws = wb.create_sheet("Events")
+    ws.append(["Dates as DD-Mon-YYYY"])
+    ws.append(list(events.columns))
+    _append_frame(ws, events)
+    fixed = pd.Timestamp("2020-01-01").to_pydatetime()
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "sle_nb_utils.messy"
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.write_bytes(_deterministic_zip(buf.getvalue()))
+
+
+def _append_frame(ws, frame: pd.DataFrame) -> None:
+    cols = []
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            cols.append([None if pd.isna(x) else x.to_pydatetime() for x in s])
+        elif pd.api.types.is_float_dtype(s):
+            cols.append([None if np.isnan(x) else float(x) for x in s.to_numpy()])
+        elif pd.api.types.is_integer_dtype(s):
+            cols.append([int(x) for x in s.to_numpy()])
+        else:
+            cols.append([None if (x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA)
+                         else (bool(x) if isinstance(x, (bool, np.bool_)) else x) for x in s.to_numpy()])
+    for row in zip(*cols):
+        ws.append(list(row))
+
+
+def _deterministic_zip(data: bytes) -> bytes:
+    """Rewrite an .xlsx zip with fixed entry timestamps and fixed core-property dates."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                                 rb"\g<1>2020-01-01T00:00:00Z\g<3>", content)
+            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, content)
+    return out.getvalue()

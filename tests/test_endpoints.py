@@ -1,0 +1,116 @@
+"""Operational remission / relapse definitions (DESIGN §5) and time-to-event rows, at their edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sle_nb_utils import endpoints, scores
+
+T0 = pd.Timestamp("2010-01-01")
+
+
+def make_visits(pid, path, prednisone=None, w8_at=()):
+    """Visits whose SLEDAI-2K equals ``path[i]`` (built from weight-2 and weight-1 descriptors)."""
+    rows = []
+    months = [0, 1, 3, 6, 9, 12, 18, 24][: len(path)]
+    twos = [d for d, w in scores.SLEDAI_2K_WEIGHTS.items() if w == 2]
+    fours = [d for d, w in scores.SLEDAI_2K_WEIGHTS.items() if w == 4]
+    for i, (m, total) in enumerate(zip(months, path)):
+        row = {d: 0 for d in scores.SLEDAI_2K_DESCRIPTORS}
+        rest = total
+        if m in w8_at:
+            row["sledai_vasculitis"] = 1
+            rest -= 8
+        for d in fours:
+            if rest > 14:
+                row[d], rest = 1, rest - 4
+        if rest % 2:
+            row["sledai_fever"], rest = 1, rest - 1
+        for d in twos[: rest // 2]:
+            row[d] = 1
+        row.update(patient_id=pid, visit_month=m, visit_date=T0 + pd.Timedelta(days=int(30.4375 * m)),
+                   prednisone_mg_day=(prednisone[i] if prednisone else 5.0))
+        rows.append(row)
+    v = pd.DataFrame(rows)
+    assert scores.sledai_2k(v).tolist() == list(path)
+    return v
+
+
+def status(v):
+    return endpoints.classify_visits(v)
+
+
+def test_complete_remission_thresholds_are_inclusive():
+    c = status(make_visits("A", [12, 3, 3, 4], prednisone=[30, 10, 10.5, 5]))
+    assert c["remission"].tolist() == ["baseline", "complete", "partial", "partial"]
+
+
+def test_partial_remission_is_a_50_percent_fall():
+    c = status(make_visits("B", [12, 6, 7], prednisone=[30, 20, 20]))
+    assert c["remission"].tolist() == ["baseline", "partial", "none"]
+
+
+def test_relapse_is_a_rise_of_4_above_the_nadir_after_remission():
+    c = status(make_visits("C", [12, 5, 4, 7, 8, 9]))
+    # remission at month 1 (5 <= 6); nadir 4 at month 3; 7 is +3 (no); 8 is +4 -> relapse at month 9
+    assert c["relapse"].tolist() == [False, False, False, False, True, False]
+    assert c["relapsed"].tolist() == [False, False, False, False, True, True]
+    assert endpoints.first_relapse(c)["relapse_month"].tolist() == [9]
+
+
+def test_no_relapse_without_prior_remission():
+    c = status(make_visits("D", [12, 10, 14, 16]))
+    assert not c["relapse"].any()
+
+
+def test_new_weight8_descriptor_is_a_relapse():
+    # partial remission at month 1 (10 <= 12); vasculitis (8) new at month 3, a rise of only 2
+    c = status(make_visits("E", [24, 10, 12], w8_at=(3,)))
+    assert c["relapse"].tolist() == [False, False, True]
+    d = endpoints.RemissionDefinition(relapse_on_new_weight8=False)
+    assert not endpoints.classify_visits(make_visits("E", [24, 10, 12], w8_at=(3,)), d)["relapse"].any()
+
+
+def test_thresholds_are_named_parameters():
+    t = endpoints.DEFINITION.table().set_index("parameter")["value"]
+    assert t["cr_sledai_max"] == 3 and t["cr_prednisone_max_mg_day"] == 10
+    assert t["pr_min_fall_fraction"] == 0.5 and t["relapse_min_rise"] == 4
+    stricter = endpoints.RemissionDefinition(cr_sledai_max=2)
+    c = endpoints.classify_visits(make_visits("F", [12, 3]), stricter)
+    assert c["remission"].iloc[1] == "partial"
+
+
+def test_yearly_table_counts_evaluable_cr_and_relapse():
+    v = pd.concat([
+        make_visits("P1", [12, 5, 4, 3, 3, 3]),       # CR at 12
+        make_visits("P2", [12, 5, 4, 9, 9, 9]),       # relapse at 6, not CR at 12
+        make_visits("P3", [12, 10, 10, 10]),          # not evaluable at 12
+    ])
+    t = endpoints.yearly_remission_relapse(v, years=(1,)).iloc[0]
+    assert (t["evaluable"], t["complete_remission"], t["relapses"]) == (2, 1, 1)
+
+
+def test_time_to_event_rows():
+    patients = pd.DataFrame({
+        "patient_id": ["A", "B", "C"], "cohort": ["x", "x", "hsct_burt2006"], "arm": "HSCT",
+        "enrol_date": pd.to_datetime(["2009-12-01"] * 3),
+        "transplant_date": pd.to_datetime(["2010-01-01", "2010-01-01", None]),
+        "last_contact_date": pd.to_datetime(["2012-01-01", "2011-01-01", "2010-01-01"]),
+        "death_date": pd.to_datetime([None, "2011-01-01", "2010-01-01"]),
+        "death_treatment_related": pd.array([pd.NA, False, True], dtype="boolean"),
+    })
+    events = pd.DataFrame({"patient_id": ["B"], "event_date": pd.to_datetime(["2010-07-01"]),
+                           "event": ["relapse"], "detail": [""]})
+    visits = pd.concat([make_visits("A", [12, 2]), make_visits("B", [12, 8]), make_visits("C", [12])])
+    t = endpoints.time_to_event_table(patients, visits, events).set_index(["endpoint", "patient_id"])
+    assert t.loc[("OS", "A"), "status"] == 0 and t.loc[("OS", "B"), "status"] == 1
+    assert t.loc[("OS", "A"), "time_months"] == pytest.approx(730 / endpoints.DAYS_PER_MONTH)
+    assert t.loc[("REL", "B"), "status"] == 1 and t.loc[("NRM", "B"), "status"] == 2
+    assert t.loc[("DFS", "B"), "time_months"] == pytest.approx(181 / endpoints.DAYS_PER_MONTH)
+    # not transplanted: the clock starts at enrolment; a treatment-related death
+    assert t.loc[("OS", "C"), "origin"] == "enrol_date"
+    assert t.loc[("TRM", "C"), "status"] == 1 and t.loc[("TRM", "B"), "status"] == 2
+    assert t.loc[("CR", "A"), "status"] == 1 and t.loc[("CR", "B"), "status"] == 2
+    assert set(t.index.get_level_values(0)) == set(endpoints.ENDPOINTS)
