@@ -33,15 +33,16 @@ def _synth(args) -> int:
 def _clean(args) -> int:
     from . import cleaning
 
-    result = cleaning.clean_directory(Path(args.raw_dir), Path(args.out))
-    print(result.summary() if hasattr(result, "summary") else f"clean tables -> {args.out}")
+    result = cleaning.clean_directory(Path(args.raw_dir), Path(args.out), settings=args.settings,
+                                      aliases=args.aliases, synonyms=args.synonyms)
+    print(result.summary())
     return 0
 
 
 def _build(args) -> int:
     from . import adam
 
-    tables = adam.build_analysis_tables(Path(args.clean_dir), Path(args.out))
+    tables = adam.build_analysis_tables(Path(args.clean_dir), Path(args.out), fmt=args.format)
     print(", ".join(f"{k}: {len(v)} rows" for k, v in tables.items()) + f" -> {args.out}")
     return 0
 
@@ -65,10 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="raw exports -> clean tables, cleaning_log.csv, quarantine.csv")
     c.add_argument("raw_dir")
     c.add_argument("--out", required=True)
+    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order, note)")
+    c.add_argument("--aliases", help="CSV of extra column aliases (columns: alias, column, role, note)")
+    c.add_argument("--synonyms", help="CSV of extra label synonyms (columns: column, raw, value, note)")
     c.set_defaults(func=_clean)
     b = sub.add_parser("build", help="clean tables -> analysis tables (adsl, adtte, adlb)")
     b.add_argument("clean_dir")
     b.add_argument("--out", required=True)
+    b.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format (default csv)")
     b.set_defaults(func=_build)
     r = sub.add_parser("run", help="run the whole notebook collection on a raw export folder")
     r.add_argument("--data-dir", required=True, help="folder of raw exports (CSV / xlsx)")

@@ -303,14 +303,12 @@ def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
     manifest: list[pd.DataFrame] = []
     file_rows: list[dict] = []
 
-    def tables_for(s):
-        ids = P.loc[site == s, "patient_id"]
-        return (P[site == s].reset_index(drop=True),
-                V[V["patient_id"].map(site_of_id).eq(s)].reset_index(drop=True),
-                E[E["patient_id"].map(site_of_id).eq(s)].reset_index(drop=True), ids)
-
+    v_site = V["patient_id"].map(site_of_id)
+    e_site = E["patient_id"].map(site_of_id)
     for s in ["nanjing", "suzhou", "chicago", "ebmt"]:
-        p, v, e, _ = tables_for(s)
+        p = P[site == s].reset_index(drop=True)
+        v = V[v_site.eq(s)].reset_index(drop=True)
+        e = E[e_site.eq(s)].reset_index(drop=True)
         if len(p) == 0:
             continue
         builder = {"nanjing": _nanjing, "suzhou": _suzhou, "chicago": _chicago, "ebmt": _ebmt}[s]
@@ -444,10 +442,6 @@ def _common_event_defects(site: _Site, e: pd.DataFrame, p: pd.DataFrame, date_fm
                  "quarantined (event before enrolment)")
 
 
-def _patient_frame(p: pd.DataFrame) -> pd.DataFrame:
-    return p.copy()
-
-
 def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str = ",", na_rep: str = "",
                preamble: str = "") -> None:
     text = frame.to_csv(index=False, sep=sep, na_rep=na_rep, lineterminator="\n")
@@ -476,7 +470,7 @@ def _nanjing(p, v, e, P, V, raw_dir, rng):
         _file_defect(fe, "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
     ]
     # patients
-    f = _patient_frame(p)
+    f = p.copy()
     f["sex"] = f["sex"].map({"F": "女", "M": "男"})
     f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "是", "否")
     f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "yes", "no")
@@ -550,7 +544,7 @@ def _suzhou(p, v, e, P, V, raw_dir, rng):
         _file_defect(fv, "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
                      "rows in mg/24h converted to g/24h (x 0.001)"),
     ]
-    f = _patient_frame(p)
+    f = p.copy()
     f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "1", "0")
     f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "1", "0")
     f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "1", "0")
@@ -629,7 +623,7 @@ def _chicago(p, v, e, P, V, raw_dir, rng):
         _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
         _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
     ]
-    f = _patient_frame(p)
+    f = p.copy()
     f["sex"] = f["sex"].map({"F": "Female", "M": "Male"})
     f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "Yes", "No")
     f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "Yes", "No")
@@ -707,7 +701,7 @@ def _ebmt(p, v, e, P, V, raw_dir, rng):
         _file_defect(fv, "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
     ]
     # patients sheet
-    f = _patient_frame(p)
+    f = p.copy()
     for c in ("nephritis_class", "death_cause"):
         f[c] = _na_str(f[c])
     for c in ("cd34_selected", "death_treatment_related"):

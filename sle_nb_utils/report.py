@@ -42,7 +42,7 @@ def refresh(paths=None) -> None:
         print(f"refreshed {path.name}")
 
 
-_REMOTE = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>|"
+_REMOTE = re.compile(r"<script[^>]*\bsrc=\"(?:https?://[^\"]*)?\"[^>]*>\s*</script>|"
                      r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.I)
 
 
@@ -51,7 +51,8 @@ def render_html(notebook_path: Path, html_path: Path) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(embed_images=True)
-    for trait in ("mathjax_url", "require_js_url", "jquery_url", "mermaid_js_url"):
+    for trait in ("mathjax_url", "require_js_url", "jquery_url", "mermaid_js_url",
+                  "mermaid_layout_elk_js_url", "jupyter_widgets_base_url"):
         if exporter.has_trait(trait):
             setattr(exporter, trait, "")
     body, _ = exporter.from_filename(str(notebook_path))

@@ -1317,30 +1317,38 @@ def survival_data(data_dir=None) -> pd.DataFrame:
     Parameters
     ----------
     data_dir : path-like, optional
-        None = the bundled synthetic data.  Otherwise a folder of truth-format tables
-        (``patients.csv``, ``visits.csv``, ``events.csv``, as written by ``sle_nb_utils.synth``).
+        None = the bundled synthetic exports (``data/raw``). Otherwise a folder of raw exports
+        (CSV / xlsx), which goes through cleaning and the analysis-table build
+        (:func:`sle_nb_utils.adam.load_analysis_tables`, cached on the raw files' hashes).
 
     Returns
     -------
     pandas.DataFrame
-        One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR): ``patient_id``, ``cohort``,
-        ``arm``, ``endpoint``, ``origin``, ``time_months``, ``status`` (0 censored, 1 event, 2
-        competing), ``event``, ``event_desc``, and the covariates ``sex``,
-        ``age_at_transplant_years``, ``lupus_nephritis`` (bool), ``cd34_selected`` (nullable bool;
-        missing for MSCT), ``transplanted`` (bool).  Sorted by endpoint, cohort, patient.
+        One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR) from ``adtte``:
+        ``patient_id``, ``cohort``, ``arm``, ``endpoint``, ``origin``, ``time_months`` (AVAL),
+        ``status`` (0 censored, 1 event, 2 competing), ``event`` (1 - CNSR), ``event_desc``, and the
+        covariates ``sex``, ``age_at_transplant_years``, ``lupus_nephritis`` (bool),
+        ``cd34_selected`` (nullable bool; missing for MSCT), ``transplanted`` (bool).
+        Sorted by endpoint, cohort, patient.
     """
-    # TODO(adam): build this from ``adam.load_analysis_tables(data_dir)`` (adtte PARAMCD / AVAL /
-    # CNSR and adsl) once that module exists, so that a user's raw export goes through cleaning.
-    # Until then the table is derived from the clean truth tables with the same endpoint code.
-    from . import config, endpoints, synth
+    from . import adam, endpoints
 
-    truth = synth.read_truth(config.TRUTH_DIR if data_dir is None else data_dir)
-    tte = endpoints.time_to_event_table(truth["patients"], truth["visits"], truth["events"])
-    p = truth["patients"].assign(transplanted=lambda x: x["transplant_date"].notna())
+    tables = adam.load_analysis_tables(data_dir)
+    a = tables["adtte"]
+    tte = pd.DataFrame({
+        "patient_id": a["USUBJID"].astype(str), "cohort": a["STUDYID"].astype(str),
+        "arm": a["ARM"].astype(str), "endpoint": a["PARAMCD"].astype(str),
+        "origin": a["ORIGIN"].astype(str), "time_months": a["AVAL"].astype(float),
+        "status": a["STATUS"].astype(int), "event": 1 - a["CNSR"].astype(int),
+        "event_desc": a["EVNTDESC"].astype(str)})
+    p = tables["patients"].assign(transplanted=lambda x: x["transplant_date"].notna())
     cov = p[["patient_id", *SURVIVAL_COVARIATES]]
-    out = tte.drop(columns=["start_date", "end_date"]).merge(cov, on="patient_id", how="left", validate="m:1")
+    out = tte.merge(cov, on="patient_id", how="left", validate="m:1")
     out["lupus_nephritis"] = out["lupus_nephritis"].astype(bool)
     out["cd34_selected"] = out["cd34_selected"].astype("boolean")
+    order = {e: i for i, e in enumerate(endpoints.ENDPOINTS)}
+    out = out.sort_values(["endpoint", "cohort", "patient_id"],
+                          key=lambda c: c.map(order) if c.name == "endpoint" else c)
     return out.reset_index(drop=True)
 
 

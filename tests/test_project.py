@@ -107,3 +107,20 @@ def test_synth_is_deterministic_for_another_seed(tmp_path, capsys):
     assert cli(["synth", "--out", str(b), "--seed", "2"]) == 0
     assert digest(a) == digest(b)
     assert digest(a / "truth") != digest(config.TRUTH_DIR)
+
+
+def test_html_report_is_offline(tmp_path):
+    from sle_nb_utils import report
+
+    out = tmp_path / "00.html"
+    report.render_html(config.NOTEBOOKS_DIR / "00_bundled_data.ipynb", out)
+    html = out.read_text()
+    assert "SYNTHETIC" in html
+    for cdn in ("cdnjs.cloudflare.com", "unpkg.com", "cdn.jsdelivr.net", '<script src=""'):
+        assert cdn not in html, cdn
+
+
+def test_run_refuses_to_write_into_notebooks(tmp_path, capsys):
+    assert cli(["run", "--data-dir", str(config.RAW_DIR), "--out", str(config.NOTEBOOKS_DIR / "x")]) == 2
+    assert "outside notebooks/" in capsys.readouterr().err
+    assert cli(["run", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2

@@ -1,0 +1,352 @@
+"""Analysis tables in the shape of CDISC ADaM: ``adsl``, ``adtte``, ``adlb`` (+ a data dictionary).
+
+* ``adsl``: one row per patient: cohort, arm, baseline characteristics, analysis origin, follow-up,
+  population flags (ITTFL all enrolled; SAFFL transplanted; EFFFL baseline and >= 1 follow-up visit).
+* ``adtte``: one row per patient per endpoint (PARAMCD in OS, DFS, REL, NRM, TRM, CR) from
+  :func:`sle_nb_utils.endpoints.time_to_event_table`: AVAL months from the analysis origin,
+  CNSR 0 = event / 1 = censored, EVNTDESC, and STATUS 0/1/2 with CMPEVFL for competing events.
+* ``adlb``: long format, one row per patient, visit and parameter (labs, SLEDAI-2K, eGFR): AVAL,
+  BASE (the month-0 value), CHG, PCHG, ABLFL, AVALU. Its text columns are pandas Categoricals
+  (13 rows per visit: 13M rows for 1M visits); pass ``observed=True`` when grouping by them.
+
+:func:`load_analysis_tables` is what notebooks call: it cleans the raw exports and builds these
+tables once, caching them in ``config.CACHE_DIR`` under a key made of the raw files' hashes and
+the code and resources that produce them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .errors import BadInputError
+
+#: adlb parameters: PARAMCD -> (source column, PARAM, AVALU). SLEDAI and EGFR are derived.
+LB_PARAMS = {
+    "SLEDAI": (None, "SLEDAI-2K (computed from the 24 descriptors)", "points"),
+    "SLEDAIRC": ("sledai_2k_total", "SLEDAI-2K as recorded by the site", "points"),
+    "PROT": ("proteinuria_g_24h", "Proteinuria (g/24 h)", "g/24h"),
+    "CREAT": ("creatinine_umol_l", "Serum creatinine (umol/L)", "umol/L"),
+    "EGFR": (None, "eGFR, CKD-EPI 2021 (mL/min/1.73 m2)", "mL/min/1.73m2"),
+    "ALB": ("albumin_g_l", "Serum albumin (g/L)", "g/L"),
+    "C3": ("c3_g_l", "Complement C3 (g/L)", "g/L"),
+    "C4": ("c4_g_l", "Complement C4 (g/L)", "g/L"),
+    "DSDNA": ("anti_dsdna_iu_ml", "Anti-dsDNA (IU/mL)", "IU/mL"),
+    "WBC": ("wbc_10e9_l", "White blood cells (10^9/L)", "10^9/L"),
+    "PLAT": ("platelets_10e9_l", "Platelets (10^9/L)", "10^9/L"),
+    "HGB": ("haemoglobin_g_l", "Haemoglobin (g/L)", "g/L"),
+    "PRED": ("prednisone_mg_day", "Prednisone-equivalent dose (mg/day)", "mg/day"),
+}
+
+ADSL_COLUMNS = ["STUDYID", "USUBJID", "SITEID", "ARM", "SEX", "AGE", "AGEU", "DISDURM", "LNFL", "LNCLASS",
+                "CELLSRC", "CELLDOSE", "CONDIT", "CD34FL", "ENRLDT", "TRSDT", "LSTCNDT", "DTHFL", "DTHDT",
+                "DTHCAUS", "DTHTRFL", "ORIGIN", "ORIGDT", "FUPM", "NVISIT", "BSLEDAI", "BPROT", "BCREAT",
+                "BEGFR", "BALB", "BC3", "BC4", "BDSDNA", "BPRED", "ITTFL", "SAFFL", "EFFFL"]
+ADTTE_COLUMNS = ["STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "ORIGIN", "STARTDT", "ADT", "AVAL",
+                 "AVALU", "CNSR", "STATUS", "CMPEVFL", "EVNTDESC"]
+ADLB_COLUMNS = ["STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "AVALU", "AVISIT", "AVISITN", "ADT",
+                "AVAL", "BASE", "CHG", "PCHG", "ABLFL"]
+
+_CODE_FILES = ["cleaning.py", "io.py", "schemas.py", "adam.py", "endpoints.py", "scores.py", "units.py"]
+
+
+def _yn(x) -> np.ndarray:
+    return np.where(np.asarray(x, dtype=bool), "Y", "N")
+
+
+def data_dictionary() -> pd.DataFrame:
+    """Every column of the clean and analysis tables: ``table, column, type, unit, description``."""
+    return pd.read_csv(config.RESOURCES_DIR / "data_dictionary.csv", dtype=str, keep_default_na=False)
+
+
+# --------------------------------------------------------------------------------------------
+def _analysis_origin(patients: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Origin column name and date per patient, as ``endpoints.time_to_event_table`` uses them."""
+    try:
+        from .endpoints import ANALYSIS_ORIGIN
+    except ImportError:  # pragma: no cover
+        ANALYSIS_ORIGIN = {}
+    col = patients["cohort"].map(ANALYSIS_ORIGIN).fillna("transplant_date")
+    date = pd.Series(np.where(col == "enrol_date", patients["enrol_date"], patients["transplant_date"]),
+                     index=patients.index).astype("datetime64[ns]")
+    no_tx = date.isna()
+    col = col.where(~no_tx, "enrol_date")
+    date = date.where(~no_tx, patients["enrol_date"])
+    return col, date
+
+
+def _egfr(visits: pd.DataFrame, patients: pd.DataFrame) -> np.ndarray:
+    """eGFR (CKD-EPI 2021, ``scores.egfr_ckd_epi_2021``) at each visit; age at the visit = age at
+    transplant + years since transplant (or enrolment). NaN without creatinine or under 18."""
+    from . import scores
+
+    p = patients.set_index("patient_id")
+    pid = visits["patient_id"]
+    ref = pid.map(p["transplant_date"].fillna(p["enrol_date"]))
+    age = pid.map(p["age_at_transplant_years"]).to_numpy(float) + (
+        (visits["visit_date"] - ref).dt.days.to_numpy(float) / 365.25)
+    sex = pid.map(p["sex"]).to_numpy(object)
+    cr = visits["creatinine_umol_l"].to_numpy(float)
+    ok = np.isfinite(cr) & (cr > 0) & np.isfinite(age) & (age >= 0) & np.isin(sex, ["F", "M"])
+    out = np.full(len(visits), np.nan)
+    if ok.any():
+        out[ok] = scores.egfr_ckd_epi_2021(cr[ok], age[ok], sex[ok])
+    return out
+
+
+def _sledai(visits: pd.DataFrame) -> np.ndarray:
+    from . import scores
+
+    return scores.sledai_2k(visits).to_numpy(dtype=float)
+
+
+def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
+    """Long lab/score table: one row per patient, visit and parameter with a value.
+
+    Rows are ordered by PARAMCD (in ``LB_PARAMS`` order), USUBJID and ADT. BASE is the value at the
+    month-0 visit (ABLFL = "Y"); CHG = AVAL - BASE; PCHG = 100 * CHG / BASE (missing when BASE is 0
+    or missing). Units: AVALU.
+    """
+    from .cleaning import _sort_by_key
+
+    v = _sort_by_key("visits", visits)  # clean tables are already sorted: then this is free
+    n = len(v)
+    p = patients.set_index("patient_id")
+    values = {}
+    for code, (src, _, _) in LB_PARAMS.items():
+        if code == "SLEDAI":
+            values[code] = _sledai(v)
+        elif code == "EGFR":
+            values[code] = _egfr(v, patients)
+        else:
+            values[code] = v[src].to_numpy(dtype=float)
+    codes = list(LB_PARAMS)
+    P = len(codes)
+    aval = np.concatenate([values[c] for c in codes])
+    is_base = (v["visit_month"].to_numpy() == 0)
+    # first month-0 record per patient is the baseline
+    pid_codes, pid_uniques = pd.factorize(v["patient_id"])
+    first_base = np.zeros(n, bool)
+    if is_base.any():
+        bi = np.flatnonzero(is_base)
+        _, first_idx = np.unique(pid_codes[bi], return_index=True)
+        first_base[bi[first_idx]] = True
+    base_blocks = []
+    for c in codes:
+        b = np.full(len(pid_uniques), np.nan)
+        b[pid_codes[first_base]] = values[c][first_base]
+        base_blocks.append(b[pid_codes])
+    base = np.concatenate(base_blocks)
+    keep = ~np.isnan(aval)
+    rep = np.tile(np.arange(n), P)[keep]
+    par = np.repeat(np.arange(P), n)[keep]
+    aval, base = aval[keep], base[keep]
+    chg = aval - base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pchg = np.where((base != 0) & ~np.isnan(base), 100.0 * chg / base, np.nan)
+    months = v["visit_month"].to_numpy()[rep]
+    mcat = pd.Categorical.from_codes(pd.factorize(months, sort=True)[0],
+                                     ["Baseline" if m == 0 else f"Month {m}" for m in np.unique(months)]) \
+        if len(months) else pd.Categorical([])
+    unit_cats = list(dict.fromkeys(LB_PARAMS[c][2] for c in codes))
+    # per-patient attributes as categoricals built on the unique patients, then taken per row
+    pat = p.reindex(pd.Index(pid_uniques))
+    coh_codes, coh_cats = pd.factorize(pat["cohort"], sort=True)
+    arm_codes, arm_cats = pd.factorize(pat["arm"], sort=True)
+    prow = pid_codes[rep]
+    out = pd.DataFrame({
+        "STUDYID": pd.Categorical.from_codes(coh_codes[prow], coh_cats),
+        "USUBJID": pd.Categorical.from_codes(prow, pid_uniques),
+        "ARM": pd.Categorical.from_codes(arm_codes[prow], arm_cats),
+        "PARAMCD": pd.Categorical.from_codes(par, codes),
+        "PARAM": pd.Categorical.from_codes(par, [LB_PARAMS[c][1] for c in codes]),
+        "AVALU": pd.Categorical.from_codes(np.array([unit_cats.index(LB_PARAMS[c][2]) for c in codes])[par]
+                                           if len(par) else par, unit_cats),
+        "AVISIT": mcat,
+        "AVISITN": months.astype("int64"),
+        "ADT": v["visit_date"].to_numpy()[rep],
+        "AVAL": aval, "BASE": base, "CHG": chg, "PCHG": pchg,
+        "ABLFL": pd.Categorical.from_codes(first_base[rep].astype("int8"), ["", "Y"]),
+    })
+    return out[ADLB_COLUMNS]
+
+
+def build_adsl(patients: pd.DataFrame, visits: pd.DataFrame, adlb: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per patient with baseline characteristics and population flags."""
+    p = patients.sort_values("patient_id", ignore_index=True)
+    origin_col, origin = _analysis_origin(p)
+    end = p["death_date"].fillna(p["last_contact_date"])
+    fupm = (end - origin).dt.days.to_numpy(float) / (365.25 / 12)  # months (endpoints.DAYS_PER_MONTH)
+    nvis = visits.groupby("patient_id").size().reindex(p["patient_id"]).fillna(0).astype(int).to_numpy()
+    post = visits[visits["visit_month"] > 0].groupby("patient_id").size().reindex(p["patient_id"]).fillna(0)
+    has_base = visits[visits["visit_month"] == 0].groupby("patient_id").size().reindex(p["patient_id"]).fillna(0)
+    out = pd.DataFrame({
+        "STUDYID": p["cohort"], "USUBJID": p["patient_id"], "SITEID": p["centre"], "ARM": p["arm"],
+        "SEX": p["sex"], "AGE": p["age_at_transplant_years"], "AGEU": "YEARS",
+        "DISDURM": p["disease_duration_months"], "LNFL": _yn(p["lupus_nephritis"].fillna(False)),
+        "LNCLASS": p["nephritis_class"], "CELLSRC": p["cell_source"], "CELLDOSE": p["cell_dose_per_kg"],
+        "CONDIT": p["conditioning"],
+        "CD34FL": np.where(p["cd34_selected"].isna(), "", _yn(p["cd34_selected"].fillna(False))),
+        "ENRLDT": p["enrol_date"], "TRSDT": p["transplant_date"], "LSTCNDT": p["last_contact_date"],
+        "DTHFL": _yn(p["death_date"].notna()), "DTHDT": p["death_date"], "DTHCAUS": p["death_cause"],
+        "DTHTRFL": np.where(p["death_treatment_related"].isna(), "",
+                            _yn(p["death_treatment_related"].fillna(False))),
+        "ORIGIN": origin_col.to_numpy(), "ORIGDT": origin.to_numpy(), "FUPM": fupm, "NVISIT": nvis,
+    })
+    adlb = build_adlb(p, visits) if adlb is None else adlb
+    base = adlb[adlb["ABLFL"] == "Y"]
+    bmap = {"BSLEDAI": "SLEDAI", "BPROT": "PROT", "BCREAT": "CREAT", "BEGFR": "EGFR", "BALB": "ALB",
+            "BC3": "C3", "BC4": "C4", "BDSDNA": "DSDNA", "BPRED": "PRED"}
+    for col, code in bmap.items():
+        b = base[base["PARAMCD"] == code]
+        out[col] = p["patient_id"].map(pd.Series(b["AVAL"].to_numpy(), index=b["USUBJID"].astype(object))).to_numpy(float)
+    out["ITTFL"] = "Y"
+    out["SAFFL"] = _yn(p["transplant_date"].notna())
+    out["EFFFL"] = _yn((has_base.to_numpy() > 0) & (post.to_numpy() > 0))
+    return out[ADSL_COLUMNS].reset_index(drop=True)
+
+
+def build_adtte(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR), from
+    ``endpoints.time_to_event_table``; CNSR = 1 - (STATUS == 1); CMPEVFL = "Y" for STATUS 2."""
+    from . import endpoints
+
+    t = endpoints.time_to_event_table(patients, visits, events)
+    labels = getattr(endpoints, "ENDPOINT_LABELS", {})
+    out = pd.DataFrame({
+        "STUDYID": t["cohort"].to_numpy(), "USUBJID": t["patient_id"].to_numpy(), "ARM": t["arm"].to_numpy(),
+        "PARAMCD": t["endpoint"].to_numpy(), "PARAM": t["endpoint"].map(labels).fillna(t["endpoint"]).to_numpy(),
+        "ORIGIN": t["origin"].to_numpy(), "STARTDT": t["start_date"].to_numpy(),
+        "ADT": t["end_date"].to_numpy(), "AVAL": t["time_months"].to_numpy(float), "AVALU": "MONTHS",
+        "CNSR": np.where(t["status"].to_numpy() == 1, 0, 1).astype("int64"),
+        "STATUS": t["status"].to_numpy().astype("int64"),
+        "CMPEVFL": np.where(t["status"].to_numpy() == 2, "Y", "N"),
+        "EVNTDESC": t["event_desc"].to_numpy(),
+    })
+    return out[ADTTE_COLUMNS]
+
+
+def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -> dict[str, pd.DataFrame]:
+    """ADaM-shaped analysis tables from the clean tables.
+
+    Parameters
+    ----------
+    clean_dir_or_tables : str, Path or dict
+        A folder written by ``clean`` (``patients.csv``, ``visits.csv``, ``events.csv``) or a dict
+        of the clean DataFrames (e.g. ``CleaningResult.tables``).
+    out_dir : str or Path, optional
+        If given, write ``adsl``, ``adtte``, ``adlb`` and ``data_dictionary.csv`` there.
+    fmt : {"csv", "parquet"}
+        File format of the analysis tables (parquet keeps dtypes and is much faster for the
+        13 rows per visit of ``adlb`` at large scale).
+
+    Returns
+    -------
+    dict
+        ``patients``, ``visits``, ``events`` (clean) and ``adsl``, ``adtte``, ``adlb``.
+    """
+    if isinstance(clean_dir_or_tables, dict):
+        tables = {k: clean_dir_or_tables[k] for k in ("patients", "visits", "events")}
+    else:
+        from .cleaning import read_clean_tables
+
+        tables = read_clean_tables(clean_dir_or_tables)
+    p, v, e = tables["patients"], tables["visits"], tables["events"]
+    adlb = build_adlb(p, v)
+    out = dict(tables)
+    out["adsl"] = build_adsl(p, v, adlb)
+    out["adtte"] = build_adtte(p, v, e)
+    out["adlb"] = adlb
+    if out_dir is not None:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        from .io import write_csv
+
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+        for k in ("adsl", "adtte", "adlb"):
+            if fmt == "csv":
+                write_csv(out[k], d / f"{k}.csv")
+            else:
+                out[k].to_parquet(d / f"{k}.parquet", index=False)
+        write_csv(data_dictionary(), d / "data_dictionary.csv")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# cache
+# --------------------------------------------------------------------------------------------
+def raw_fingerprint(raw_dir) -> str:
+    """SHA-256 over the raw files (names and bytes, sorted) and the code and resources that turn
+    them into analysis tables: any change to either gives a new cache entry."""
+    h = hashlib.sha256()
+    raw_dir = Path(raw_dir)
+    for f in sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        h.update(f.name.encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    for name in _CODE_FILES:
+        f = config.PACKAGE_DIR / name
+        if f.exists():
+            h.update(name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    for f in sorted(config.RESOURCES_DIR.glob("*.csv")):
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None) -> dict[str, pd.DataFrame]:
+    """Clean + analysis tables for a folder of raw exports, built once and cached.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Folder of raw exports; ``None`` = the bundled synthetic exports in ``data/raw``.
+    refresh : bool
+        Rebuild even if a cache entry exists.
+    cache_dir : str or Path, optional
+        Default ``config.CACHE_DIR`` (git-ignored).
+
+    Returns
+    -------
+    dict
+        ``patients``, ``visits``, ``events``, ``adsl``, ``adtte``, ``adlb``.
+    """
+    from .cleaning import _final_dtypes, clean_directory
+
+    raw = Path(config.RAW_DIR if data_dir is None else data_dir)
+    if not raw.is_dir():
+        raise BadInputError("raw data directory not found (run `make data` for the bundled data)",
+                            file=str(raw))
+    key = raw_fingerprint(raw)[:20]
+    root = Path(cache_dir or config.CACHE_DIR)
+    entry = root / f"analysis-{key}"
+    names = ["patients", "visits", "events", "adsl", "adtte", "adlb"]
+    if entry.is_dir() and not refresh and all((entry / f"{n}.parquet").exists() for n in names):
+        out = {n: pd.read_parquet(entry / f"{n}.parquet") for n in names}
+        for n in ("patients", "visits", "events"):
+            out[n] = _final_dtypes(n, out[n])
+        for n in ("adsl", "adtte"):  # parquet returns None for missing text; the builders use pd.NA
+            for c in out[n].columns:
+                if out[n][c].dtype == object and out[n][c].isna().any():
+                    out[n][c] = out[n][c].where(out[n][c].notna(), pd.NA)
+        return out
+    result = clean_directory(raw)
+    out = build_analysis_tables(result.tables)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        for n in names:
+            out[n].to_parquet(tmp / f"{n}.parquet", index=False)
+        if entry.exists():
+            shutil.rmtree(entry)
+        os.replace(tmp, entry)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,188 @@
+"""The data model of DESIGN §3 as code: column kinds, and pandera schemas that validate clean tables.
+
+Two layers:
+
+* ``TABLES`` says, for each table (``patients``, ``visits``, ``events``), which columns exist, what
+  kind each one is (``str``, ``label`` with a controlled vocabulary, ``float``, ``int``, ``bool``,
+  ``nbool`` = nullable bool, ``date``), which are required in a raw export, and the row key.
+  Cleaning (``sle_nb_utils.cleaning``) parses raw values into these kinds.
+* :func:`table_schema` / :func:`cross_table_schemas` build pandera ``DataFrameSchema`` objects that
+  encode types, plausible ranges (from ``resources/units.csv``), allowed values, one row per patient,
+  visits after transplant and before death, and events in order. Failures become quarantine rows.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+import pandera.pandas as pa
+
+from . import config
+
+#: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1).
+SLEDAI_DESCRIPTORS = [
+    "sledai_seizure", "sledai_psychosis", "sledai_organic_brain_syndrome", "sledai_visual_disturbance",
+    "sledai_cranial_nerve_disorder", "sledai_lupus_headache", "sledai_cva", "sledai_vasculitis",
+    "sledai_arthritis", "sledai_myositis", "sledai_urinary_casts", "sledai_haematuria",
+    "sledai_proteinuria", "sledai_pyuria", "sledai_rash", "sledai_alopecia", "sledai_mucosal_ulcers",
+    "sledai_pleurisy", "sledai_pericarditis", "sledai_low_complement", "sledai_increased_dna_binding",
+    "sledai_fever", "sledai_thrombocytopenia", "sledai_leukopenia",
+]
+
+#: Laboratory and treatment columns of ``visits`` (canonical units in the names, DESIGN §3).
+LAB_COLUMNS = [
+    "proteinuria_g_24h", "creatinine_umol_l", "albumin_g_l", "c3_g_l", "c4_g_l", "anti_dsdna_iu_ml",
+    "wbc_10e9_l", "platelets_10e9_l", "haemoglobin_g_l", "prednisone_mg_day",
+]
+
+ARMS = ["HSCT", "MSCT"]
+SEXES = ["F", "M"]
+CELL_SOURCES = ["BM-MSC", "UC-MSC", "BM+UC-MSC", "autologous PBSC (CD34-selected)", "autologous PBSC"]
+EVENTS = ["relapse", "death", "transplant_related_adverse_event"]
+NOMINAL_MONTHS = [0, 1, 3, 6, 9, 12, 18, 24, 36, 48, 60]
+
+#: Allowed values of the controlled-vocabulary (``label``) columns.
+VOCABULARY = {"arm": ARMS, "sex": SEXES, "cell_source": CELL_SOURCES, "event": EVENTS}
+
+#: column -> kind, per table; order is the output column order.
+TABLES: dict[str, dict[str, str]] = {
+    "patients": {
+        "patient_id": "str", "cohort": "str", "arm": "label", "centre": "str", "cell_source": "label",
+        "cell_dose_per_kg": "float", "conditioning": "str", "cd34_selected": "nbool", "sex": "label",
+        "age_at_transplant_years": "float", "disease_duration_months": "float",
+        "lupus_nephritis": "bool", "nephritis_class": "str", "enrol_date": "date",
+        "transplant_date": "date", "last_contact_date": "date", "death_date": "date",
+        "death_cause": "str", "death_treatment_related": "nbool",
+    },
+    "visits": {
+        "patient_id": "str", "visit_date": "date", "visit_month": "int",
+        **{d: "int" for d in SLEDAI_DESCRIPTORS}, "sledai_2k_total": "int",
+        **{c: "float" for c in LAB_COLUMNS}, "immunosuppressants": "str",
+    },
+    "events": {"patient_id": "str", "event_date": "date", "event": "label", "detail": "str"},
+}
+
+#: Columns a raw export must have (a missing one stops the run); others are filled as missing.
+REQUIRED = {
+    "patients": ["patient_id", "cohort", "arm", "sex", "age_at_transplant_years", "enrol_date",
+                 "transplant_date", "last_contact_date"],
+    "visits": ["patient_id", "visit_date", "visit_month", *SLEDAI_DESCRIPTORS, "sledai_2k_total"],
+    "events": ["patient_id", "event_date", "event"],
+}
+
+#: Columns that may be missing in a row (NA); any other missing value quarantines the row.
+NULLABLE = {
+    "patients": {"centre", "cell_source", "cell_dose_per_kg", "conditioning", "cd34_selected",
+                 "disease_duration_months", "nephritis_class", "transplant_date", "death_date",
+                 "death_cause", "death_treatment_related", "lupus_nephritis"},
+    "visits": set(LAB_COLUMNS),  # labs may be "not measured"; SLEDAI-2K items must be recorded
+    "events": set(),
+}
+
+#: Row key: two rows with the same key and different values are conflicting duplicates.
+KEYS = {"patients": ["patient_id"], "visits": ["patient_id", "visit_date"],
+        "events": ["patient_id", "event_date", "event"]}
+
+#: Free-text columns where a missing value means "none" and is stored as "" (DESIGN §3).
+EMPTY_IS_NONE = {"immunosuppressants", "detail"}
+
+#: Plausible ranges of the non-lab numeric columns (lab ranges come from resources/units.csv).
+OTHER_RANGES = {
+    "cell_dose_per_kg": (1e4, 1e10),          # cells/kg
+    "age_at_transplant_years": (0.0, 100.0),  # years
+    "disease_duration_months": (0.0, 900.0),  # months
+    "visit_month": (0, 240),                  # months
+    "sledai_2k_total": (0, 105),              # SLEDAI-2K range (Gladman 2002)
+}
+
+DTYPES = {"str": "object", "label": "object", "float": "float64", "int": "int64", "bool": "bool",
+          "nbool": "boolean", "date": "datetime64[ns]"}
+
+
+@lru_cache(maxsize=None)
+def unit_table() -> pd.DataFrame:
+    """``resources/units.csv``: per column and unit, the factor to the canonical unit and the
+    plausible range *in that unit* (used to infer units from magnitude and to validate)."""
+    t = pd.read_csv(config.RESOURCES_DIR / "units.csv", dtype={"column": str, "unit": str})
+    return t
+
+
+def canonical_range(column: str) -> tuple[float, float] | None:
+    """Plausible (min, max) of ``column`` in its canonical unit, or None if unbounded."""
+    t = unit_table()
+    row = t[(t["column"] == column) & (t["factor"] == 1.0)]
+    if len(row):
+        return float(row["min"].iloc[0]), float(row["max"].iloc[0])
+    return OTHER_RANGES.get(column)
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """An empty data-model table with the right dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=DTYPES[k]) for c, k in TABLES[table].items()})
+
+
+def _column(table: str, name: str, kind: str) -> pa.Column:
+    checks = []
+    if kind == "label":
+        checks.append(pa.Check.isin(VOCABULARY[name], name="allowed values", title="allowed values"))
+    rng = canonical_range(name) if kind in ("float", "int") else None
+    if rng is not None:
+        checks.append(pa.Check.in_range(rng[0], rng[1], name="plausible range",
+                                          title=f"plausible range {rng[0]:g}-{rng[1]:g}"))
+    if name.startswith("sledai_") and name != "sledai_2k_total":
+        checks.append(pa.Check.isin([0, 1], name="descriptor is 0/1", title="descriptor is 0/1"))
+    if name == "visit_month":
+        checks.append(pa.Check.isin(NOMINAL_MONTHS, name="nominal visit month", title="nominal visit month"))
+    nullable = name in NULLABLE[table] or kind == "str" and name not in ("patient_id", "cohort")
+    if kind == "int" and nullable:
+        dtype = "Int64"
+    else:
+        dtype = DTYPES[kind]
+    return pa.Column(dtype, checks=checks, nullable=nullable, coerce=False,
+                     unique=(table == "patients" and name == "patient_id"))
+
+
+@lru_cache(maxsize=None)
+def table_schema(table: str) -> pa.DataFrameSchema:
+    """pandera schema of one clean table: types, ranges, allowed values, one row per patient."""
+    cols = {c: _column(table, c, k) for c, k in TABLES[table].items()}
+    checks = []
+    if table == "patients":
+        # chronology of one patient: enrolment (mobilisation) <= transplant <= last contact; death
+        # not before enrolment (DESIGN §3: HSCT intention-to-treat starts at enrol_date)
+        checks = [
+            pa.Check(lambda d: d["transplant_date"].isna() | (d["transplant_date"] >= d["enrol_date"]),
+                     name="transplant on or after enrolment"),
+            pa.Check(lambda d: d["last_contact_date"] >= d["enrol_date"],
+                     name="last contact on or after enrolment"),
+            pa.Check(lambda d: d["death_date"].isna() | (d["death_date"] >= d["enrol_date"]),
+                     name="death on or after enrolment"),
+        ]
+    return pa.DataFrameSchema(cols, checks=checks, strict=True, ordered=False,
+                              name=f"{table} (DESIGN §3)")
+
+
+@lru_cache(maxsize=None)
+def cross_table_schemas() -> dict[str, pa.DataFrameSchema]:
+    """Schemas for rows joined with their patient's dates (``enrol_date``, ``transplant_date``,
+    ``death_date``): visits after transplant (month > 0) and not after death; events in order."""
+    visits = pa.DataFrameSchema(
+        checks=[
+            pa.Check(lambda d: (d["visit_month"] == 0) | (d["visit_date"] >= d["_start"]),
+                     name="follow-up visit on or after transplant"),
+            pa.Check(lambda d: d["death_date"].isna() | (d["visit_date"] <= d["death_date"]),
+                     name="visit not after death"),
+        ], name="visits within follow-up")
+    events = pa.DataFrameSchema(
+        checks=[
+            pa.Check(lambda d: d["event_date"] >= d["enrol_date"], name="event on or after enrolment"),
+            pa.Check(lambda d: d["death_date"].isna() | (d["event_date"] <= d["death_date"]),
+                     name="event not after death"),
+            pa.Check(lambda d: (d["event"] != "death") | (d["event_date"] == d["death_date"]),
+                     name="death event on the patient's death date"),
+            pa.Check(lambda d: (d["event"] != "relapse") | d["transplant_date"].isna()
+                     | (d["event_date"] >= d["transplant_date"]),
+                     name="relapse after transplant"),
+        ], name="events in order")
+    return {"visits": visits, "events": events}

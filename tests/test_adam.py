@@ -1,0 +1,112 @@
+"""ADaM-shaped analysis tables and the cached loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sle_nb_utils import adam, cleaning, messy
+
+SEED = 20130401
+
+
+def _truth():
+    try:
+        from sle_nb_utils import synth
+
+        return synth.make_truth(SEED)
+    except (ImportError, AttributeError):
+        return messy.example_truth(SEED)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    messy.write_raw_exports(_truth(), raw, SEED)
+    clean = tmp_path_factory.mktemp("clean")
+    result = cleaning.clean_directory(raw, out_dir=clean)
+    return raw, clean, result, adam.build_analysis_tables(result.tables)
+
+
+def test_adsl_one_row_per_patient(built):
+    _, _, r, t = built
+    adsl = t["adsl"]
+    assert adsl["USUBJID"].is_unique
+    assert len(adsl) == len(r.tables["patients"])
+    assert set(adsl["ITTFL"]) == {"Y"}
+    assert set(adsl["SAFFL"]) <= {"Y", "N"} and set(adsl["EFFFL"]) <= {"Y", "N"}
+    tx = r.tables["patients"].set_index("patient_id")["transplant_date"].notna()
+    assert (adsl.set_index("USUBJID")["SAFFL"].eq("Y") == tx.reindex(adsl["USUBJID"]).to_numpy()).all()
+
+
+def test_adtte_one_row_per_patient_per_endpoint(built):
+    _, _, r, t = built
+    tte = t["adtte"]
+    assert set(tte["PARAMCD"]) == {"OS", "DFS", "REL", "NRM", "TRM", "CR"}
+    assert len(tte) == 6 * len(r.tables["patients"])
+    assert not tte.duplicated(["USUBJID", "PARAMCD"]).any()
+    assert set(tte["CNSR"]) <= {0, 1}
+    assert ((tte["CNSR"] == 0) == (tte["STATUS"] == 1)).all()
+    assert ((tte["CMPEVFL"] == "Y") == (tte["STATUS"] == 2)).all()
+    assert (tte["AVAL"] >= 0).all()
+    os_ = tte[tte["PARAMCD"] == "OS"].set_index("USUBJID")
+    dead = r.tables["patients"].set_index("patient_id")["death_date"].notna()
+    assert (os_["CNSR"].eq(0) == dead.reindex(os_.index)).all()
+
+
+def test_adlb_baseline_and_change(built):
+    _, _, r, t = built
+    lb = t["adlb"]
+    assert {"PARAMCD", "AVISIT", "AVAL", "BASE", "CHG", "PCHG", "ABLFL", "AVALU"} <= set(lb.columns)
+    np.testing.assert_allclose(lb["CHG"], lb["AVAL"] - lb["BASE"], equal_nan=True)
+    ok = lb["BASE"].notna() & (lb["BASE"] != 0)
+    np.testing.assert_allclose(lb.loc[ok, "PCHG"], 100 * lb.loc[ok, "CHG"] / lb.loc[ok, "BASE"])
+    base = lb[lb["ABLFL"] == "Y"]
+    assert not base.duplicated(["USUBJID", "PARAMCD"]).any()
+    assert (base["AVISITN"] == 0).all() and (base["AVAL"] == base["BASE"]).all()
+    v = r.tables["visits"]
+    creat = lb[lb["PARAMCD"] == "CREAT"]
+    assert len(creat) == v["creatinine_umol_l"].notna().sum()
+    sl = lb[lb["PARAMCD"] == "SLEDAI"]
+    assert len(sl) == len(v)
+
+
+def test_data_dictionary_describes_every_column(built):
+    _, _, _, t = built
+    dd = adam.data_dictionary()
+    assert not dd.duplicated(["table", "column"]).any()
+    for name, df in t.items():
+        described = set(dd.loc[dd["table"] == name, "column"])
+        assert set(df.columns) == described, name
+    assert dd["description"].str.len().gt(0).all()
+
+
+def test_build_from_clean_dir_equals_build_from_tables(built, tmp_path):
+    _, clean, _, t = built
+    t2 = adam.build_analysis_tables(clean, out_dir=tmp_path)
+    for k in ("adsl", "adtte", "adlb"):
+        pd.testing.assert_frame_equal(t[k], t2[k])
+        assert (tmp_path / f"{k}.csv").exists()
+    assert (tmp_path / "data_dictionary.csv").exists()
+
+
+def test_load_analysis_tables_caches_on_raw_hashes(built, tmp_path):
+    raw, _, _, t = built
+    cache = tmp_path / "cache"
+    a = adam.load_analysis_tables(raw, cache_dir=cache)
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 1 and entries[0].startswith("analysis-")
+    b = adam.load_analysis_tables(raw, cache_dir=cache)  # from the cache
+    for k in ("patients", "visits", "events", "adsl", "adtte", "adlb"):
+        pd.testing.assert_frame_equal(a[k], b[k], check_categorical=False)
+        pd.testing.assert_frame_equal(a[k], t[k], check_categorical=False)
+    key1 = adam.raw_fingerprint(raw)
+    copy = tmp_path / "raw2"
+    copy.mkdir()
+    for p in raw.iterdir():
+        (copy / p.name).write_bytes(p.read_bytes())
+    assert adam.raw_fingerprint(copy) == key1
+    f = copy / "nanjing_events.csv"
+    f.write_bytes(f.read_bytes() + b"\n")
+    assert adam.raw_fingerprint(copy) != key1

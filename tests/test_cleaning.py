@@ -1,0 +1,390 @@
+"""Cleaning: truth recovered from the messy exports, every manifest defect handled as the manifest
+says, row accounting, logging, and the bad-input catalogue in tests/bad_inputs/."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sle_nb_utils import cleaning, messy, schemas
+from sle_nb_utils.errors import BadInputError
+
+BAD = Path(__file__).parent / "bad_inputs"
+SEED = 20130401
+
+
+def _truth():
+    try:
+        from sle_nb_utils import synth
+
+        return synth.make_truth(SEED)
+    except (ImportError, AttributeError):  # until the generator lands
+        return messy.example_truth(SEED)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    truth = _truth()
+    raw = tmp_path_factory.mktemp("raw")
+    manifest = messy.write_raw_exports(truth, raw, SEED)
+    out = tmp_path_factory.mktemp("clean")
+    result = cleaning.clean_directory(raw, out_dir=out)
+    return truth, manifest, result, raw, out
+
+
+def _assert_same_table(a: pd.DataFrame, b: pd.DataFrame, table: str) -> None:
+    b = b.sort_values(schemas.KEYS[table], ignore_index=True)
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b)
+    for c in a.columns:
+        if pd.api.types.is_float_dtype(b[c]):
+            np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), rtol=0, atol=1e-9,
+                                       err_msg=f"{table}.{c}")
+        elif pd.api.types.is_datetime64_any_dtype(b[c]):
+            assert (a[c].isna() == b[c].isna()).all() and (a[c].dropna() == b[c].dropna()).all(), f"{table}.{c}"
+        else:
+            left = a[c].astype(object).where(a[c].notna(), None).tolist()
+            right = b[c].astype(object).where(b[c].notna(), None).tolist()
+            assert left == right, f"{table}.{c}"
+
+
+@pytest.mark.parametrize("table", ["patients", "visits", "events"])
+def test_recovers_truth_exactly(run, table):
+    truth, _, result, _, _ = run
+    _assert_same_table(result.tables[table], truth[table], table)
+
+
+@pytest.mark.parametrize("table", ["patients", "visits", "events"])
+def test_clean_dtypes_are_the_data_model(run, table):
+    _, _, result, _, _ = run
+    t = result.tables[table]
+    for c, kind in schemas.TABLES[table].items():
+        want = schemas.DTYPES[kind]
+        assert str(t[c].dtype) in (want, "boolean" if kind == "bool" else want), (c, t[c].dtype)
+
+
+REASON_OF_KIND = cleaning.REASON_OF_KIND
+
+
+def test_manifest_check_agrees(run):
+    _, manifest, r, _, _ = run
+    chk = cleaning.manifest_check(r, manifest)
+    assert chk["handled"].all(), chk[~chk["handled"]].to_string()
+
+
+def test_bundled_data_recovers_truth_and_manifest():
+    from sle_nb_utils import config
+
+    if not (config.RAW_DIR.is_dir() and (config.TRUTH_DIR / "defects.csv").exists()):
+        pytest.skip("bundled data not generated yet (make data)")
+    r = cleaning.clean_directory(config.RAW_DIR)
+    truth = cleaning.read_clean_tables(config.TRUTH_DIR)
+    for t in ("patients", "visits", "events"):
+        _assert_same_table(r.tables[t], truth[t], t)
+    manifest = pd.read_csv(config.TRUTH_DIR / "defects.csv", dtype={"expected_value": str},
+                           keep_default_na=False, na_values={"row": [""]})
+    chk = cleaning.manifest_check(r, manifest)
+    assert chk["handled"].all(), chk[~chk["handled"]].to_string()
+
+
+def test_every_manifest_row_handled_as_the_manifest_says(run):
+    _, manifest, r, _, _ = run
+    quarantined = set(zip(r.quarantine["file"], r.quarantine["row"]))
+    dups = set(zip(r.duplicates["file"], r.duplicates["row"]))
+    log = r.log
+    inventory = r.inventory.set_index("file")
+    for d in manifest.itertuples():
+        row = None if pd.isna(d.row) else int(d.row)
+        where = f"{d.file} row {row} {d.column} {d.kind}"
+        if d.handling == "quarantined":
+            assert (d.file, row) in quarantined, where
+            reason = r.quarantine.set_index(["file", "row"]).loc[(d.file, row), "reason"]
+            assert REASON_OF_KIND[d.kind] in str(reason), (where, reason)
+        elif d.handling == "dropped_duplicate":
+            assert (d.file, row) in dups, where
+        elif d.handling == "corrected":
+            sel = log[(log["file"] == d.file) & (log["column"] == d.column)]
+            if row is not None:
+                sel = sel[sel["row"] == row]
+                assert (sel["new"] == str(d.expected_value)).any(), where
+            else:
+                assert len(sel) > 0, where
+        elif d.handling == "converted":
+            sel = log[(log["file"] == d.file) & (log["column"] == d.column)
+                      & log["rule"].isin(["unit_conversion", "unit_inferred_from_magnitude"])]
+            assert len(sel) > 0, where
+            if d.kind == "unit_missing":
+                assert (sel["rule"] == "unit_inferred_from_magnitude").all(), where
+        elif d.handling == "read":
+            assert d.file in inventory.index, where
+            if d.kind == "non_data_sheet":
+                assert inventory.loc[d.file, "status"].startswith("ignored"), where
+            elif d.kind == "header_offset":
+                assert int(inventory.loc[d.file, "header_row"]) > 1, where
+            elif d.kind == "encoding":
+                assert inventory.loc[d.file, "encoding"] == "latin-1", where
+            elif d.kind == "delimiter":
+                assert inventory.loc[d.file, "delimiter"] == ";", where
+            elif d.kind == "missing_token":
+                assert ((log["file"] == d.file) & (log["rule"] == "missing_token")).any(), where
+            elif d.kind == "date_format":
+                assert ((r.dates["file"] == d.file) & (r.dates["column"] == d.column)).any(), where
+        else:  # pragma: no cover
+            pytest.fail(f"unknown handling {d.handling}")
+    # and nothing else was quarantined or merged
+    expected_q = {(f, int(x)) for f, x, h in zip(manifest["file"], manifest["row"], manifest["handling"])
+                  if h == "quarantined"}
+    assert quarantined == expected_q
+    expected_d = {(f, int(x)) for f, x, h in zip(manifest["file"], manifest["row"], manifest["handling"])
+                  if h == "dropped_duplicate"}
+    assert dups == expected_d
+
+
+def test_row_accounting_balances_per_file(run, capsys):
+    _, _, r, raw, _ = run
+    a = r.accounting
+    assert a["balanced"].all()
+    assert (a["raw_rows"] == a["kept"] + a["merged_duplicates"] + a["quarantined"]).all()
+    assert a["raw_rows"].sum() == sum(len(t) for t in r.tables.values()) + len(r.duplicates) + len(r.quarantine)
+    print(r.summary())
+    out = capsys.readouterr().out
+    assert "raw rows = kept + merged duplicates + quarantined" in out
+    for f in a["file"]:
+        assert f in out
+
+
+def test_at_least_four_sites_csv_and_xlsx(run):
+    _, _, r, _, _ = run
+    inv = r.inventory
+    assert inv["site"].replace("", np.nan).dropna().nunique() >= 4
+    assert {"csv", "xlsx"} <= set(inv["format"])
+    assert {"utf-8-sig", "latin-1", "xlsx"} <= set(inv["encoding"])
+    assert len(r.dates["format"].unique()) >= 3
+
+
+def test_unit_conversions_logged_per_cell(run):
+    _, _, r, raw, _ = run
+    # nanjing writes proteinuria in mg/24h: every non-missing value converted and logged
+    units = r.units
+    n_mg = units[(units["file"] == "nanjing_visits.csv") & (units["column"] == "proteinuria_g_24h")
+                 & (units["unit"] == "mg/24h")]["values"].sum()
+    logged = r.log[(r.log["file"] == "nanjing_visits.csv") & (r.log["column"] == "proteinuria_g_24h")
+                   & (r.log["rule"] == "unit_conversion")]
+    assert n_mg > 0 and len(logged) == n_mg
+    assert logged["old"].str.endswith(" mg/24h").all()
+    inferred = r.log[r.log["rule"] == "unit_inferred_from_magnitude"]
+    assert len(inferred) > 0 and set(inferred["file"]) == {"suzhou_visits.csv"}
+
+
+def test_unmapped_columns_reported(tmp_path):
+    for f in (BAD / "_base").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    v = pd.read_csv(tmp_path / "visits.csv", dtype=str, keep_default_na=False)
+    v["ward"] = "3B"
+    v.to_csv(tmp_path / "visits.csv", index=False)
+    r = cleaning.clean_directory(tmp_path)
+    m = r.mapping[(r.mapping["file"] == "visits.csv") & (r.mapping["raw_column"] == "ward")]
+    assert m["status"].tolist() == ["not mapped (ignored)"]
+
+
+def test_user_alias_extends_the_table(tmp_path):
+    for f in (BAD / "_base").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    p = pd.read_csv(tmp_path / "patients.csv", dtype=str, keep_default_na=False)
+    p = p.rename(columns={"sex": "Geschlecht"})
+    p.to_csv(tmp_path / "patients.csv", index=False)
+    with pytest.raises(BadInputError, match="required column 'sex'"):
+        cleaning.clean_directory(tmp_path)
+    extra = pd.DataFrame({"alias": ["Geschlecht"], "column": ["sex"], "role": ["value"], "note": ["German"]})
+    r = cleaning.clean_directory(tmp_path, aliases=extra)
+    assert r.tables["patients"]["sex"].tolist() == ["F", "M", "F"]
+
+
+def test_site_date_order_setting_resolves_ambiguous_dates(tmp_path):
+    for f in (BAD / "_base").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    shutil.copy(BAD / "visits__ambiguous_dates.csv", tmp_path / "visits.csv")
+    with pytest.raises(BadInputError, match="day/month order unknown"):
+        cleaning.clean_directory(tmp_path)
+    settings = pd.DataFrame({"site": ["demo"], "file_pattern": ["visits*"], "encoding": ["utf-8"],
+                             "date_order": ["DMY"], "note": [""]})
+    r = cleaning.clean_directory(tmp_path, settings=settings)
+    v = r.tables["visits"].set_index(["patient_id", "visit_month"])
+    assert v.loc[("P1", 0), "visit_date"] == pd.Timestamp("2010-01-18")
+    assert v.loc[("P1", 3), "visit_date"] == pd.Timestamp("2010-03-04")  # 04/03/2010 day-first
+
+
+def test_write_and_read_back(run):
+    _, _, r, _, out = run
+    for name in ["patients", "visits", "events", "cleaning_log", "quarantine", "validation_report",
+                 "row_accounting", "column_mapping", "inventory"]:
+        assert (out / f"{name}.csv").exists(), name
+    back = cleaning.read_clean_tables(out)
+    for t in ("patients", "visits", "events"):
+        pd.testing.assert_frame_equal(back[t], r.tables[t])
+    log = pd.read_csv(out / "cleaning_log.csv")
+    assert list(log.columns) == ["file", "row", "column", "old", "new", "rule"]
+    q = pd.read_csv(out / "quarantine.csv")
+    assert {"file", "row", "reason"} <= set(q.columns)
+
+
+def test_validation_report_lists_checks(run):
+    _, _, r, _, _ = run
+    v = r.validation
+    assert {"table", "column", "check", "rows_checked", "rows_failed", "status"} <= set(v.columns)
+    checks = set(v["check"])
+    for name in ["visit not after death", "follow-up visit on or after transplant",
+                 "event on or after enrolment", "field_uniqueness"]:
+        assert name in checks
+    assert (v.loc[v["rows_failed"] > 0, "status"] != "pass").all()
+
+
+def test_unit_resource_matches_units_module():
+    units = pytest.importorskip("sle_nb_utils.units")
+    if not hasattr(units, "UNIT_FACTORS"):
+        pytest.skip("units.UNIT_FACTORS not available")
+    t = schemas.unit_table()
+    for col, facs in units.UNIT_FACTORS.items():
+        for unit, factor in facs.items():
+            row = t[(t["column"] == col) & (t["unit"] == unit)]
+            assert len(row) == 1, (col, unit)
+            assert row["factor"].iloc[0] == pytest.approx(factor, rel=1e-12), (col, unit)
+
+
+# --------------------------------------------------------------------------------------------
+# the bad-input catalogue
+# --------------------------------------------------------------------------------------------
+def _cases():
+    with open(BAD / "expected.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _setup(tmp_path: Path, bad_file: str) -> Path:
+    table = bad_file.split("__")[0]
+    for f in (BAD / "_base").iterdir():
+        if f.stem != table:
+            shutil.copy(f, tmp_path / f.name)
+    shutil.copy(BAD / bad_file, tmp_path / bad_file)
+    return tmp_path
+
+
+def test_catalogue_has_at_least_20_files():
+    files = [p for p in BAD.iterdir() if p.is_file() and p.name != "expected.csv"]
+    assert len(files) >= 20
+    assert {c["file"] for c in _cases()} == {p.name for p in files}
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
+def test_bad_input(tmp_path, case):
+    raw = _setup(tmp_path, case["file"])
+    if case["outcome"] == "error":
+        with pytest.raises(BadInputError) as err:
+            cleaning.clean_directory(raw)
+        e = err.value
+        msg = e.message
+        assert case["message"].lower() in msg.lower(), msg
+        assert e.file is not None and e.file.startswith(case["file"]), msg
+        if case["row"]:
+            assert e.row == int(case["row"]), msg
+        if case["column"]:
+            assert e.column == case["column"], msg
+        assert "\n" not in msg and "Traceback" not in msg
+    else:
+        r = cleaning.clean_directory(raw)
+        q = r.quarantine[(r.quarantine["file"] == case["file"]) & (r.quarantine["row"] == int(case["row"]))]
+        assert len(q) >= 1, r.quarantine.to_string()
+        assert any(case["message"] in reason for reason in q["reason"]), q["reason"].tolist()
+        assert r.accounting["balanced"].all()
+
+
+def test_fast_xlsx_reader_matches_openpyxl(run, tmp_path):
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    from sle_nb_utils import io as rawio
+
+    _, _, _, raw, _ = run
+    wb = Workbook()  # the normal writer: shared strings, styles, gaps, formulas
+    ws = wb.active
+    ws.title = "Data & notes"
+    ws.append(["title <with> markup & ampersand"])
+    ws.append([])
+    ws.append(["patient_id", "visit_date", "visit_month", "flag", "value", "note"])
+    ws.append(["P1", dt.datetime(2010, 1, 18), 0, True, 1.25, "n.d."])
+    ws.append(["P2", dt.datetime(1999, 12, 31, 12, 0), 3, False, None, None])
+    ws.append([None, None, 12, None, 3, "=1+2"])
+    ws["H9"] = "far cell"
+    wb.create_sheet("Empty")
+    path = tmp_path / "book.xlsx"
+    wb.save(path)
+    for p in (path, raw / "ebmt_registry.xlsx"):
+        fast = rawio._fast_xlsx(p)
+        slow = rawio._openpyxl_sheets(p)
+        assert [t for t, _ in fast] == [t for t, _ in slow]
+        for (_, a), (_, b) in zip(fast, slow):
+            b = [list(r) for r in b]
+            while b and all(c is None for c in b[-1]):
+                b.pop()
+            width = max([len(r) for r in a + b] or [0])
+            pad = lambda rows: [list(r) + [None] * (width - len(r)) for r in rows]  # noqa: E731
+            assert pad(a) == pad(b)
+
+
+def test_non_data_files_are_listed_not_dropped(tmp_path):
+    for f in (BAD / "_base").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "README.txt").write_text("exported 2024")
+    (tmp_path / "~$visits.xlsx").write_bytes(b"lock")
+    (tmp_path / "old").mkdir()
+    r = cleaning.clean_directory(tmp_path)
+    status = r.inventory.set_index("file")["status"]
+    assert status["README.txt"].startswith("ignored")
+    assert status["~$visits.xlsx"].startswith("ignored")
+    assert status["old"].startswith("ignored")
+
+
+def test_benchmark_smoke():
+    from sle_nb_utils import bench_cleaning
+
+    t = bench_cleaning.run(2)
+    assert {"clean (read, map, convert, validate)", "build adsl/adtte/adlb", "clean + build"} <= set(t["step"])
+    assert (t["seconds"] >= 0).all()
+    assert t.loc[t["step"] == "clean + build", "within_budget"].iloc[0] == "yes"
+
+
+def test_unitless_headers(tmp_path):
+    """A header without a unit: canonical if every accepted unit is the same (prednisone mg/day =
+    mg/24h); inferred per value and logged where the plausible ranges are disjoint (creatinine)."""
+    for f in (BAD / "_base").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    v = pd.read_csv(tmp_path / "visits.csv", dtype=str, keep_default_na=False)
+    v = v.rename(columns={"prednisone_mg_day": "Prednisone", "creatinine_umol_l": "Creatinine"})
+    v.loc[1, "Creatinine"] = "0.905"  # mg/dL
+    v.to_csv(tmp_path / "visits.csv", index=False)
+    r = cleaning.clean_directory(tmp_path)
+    u = r.units.set_index(["column", "unit"])
+    assert u.loc[("prednisone_mg_day", "mg/day"), "source"] == "only unit"
+    assert u.loc[("creatinine_umol_l", "mg/dl"), "source"] == "inferred from magnitude"
+    inferred = r.log[r.log["rule"] == "unit_inferred_from_magnitude"]
+    assert len(inferred) == len(v)  # every inference logged, canonical ones included
+    got = r.tables["visits"].set_index(["patient_id", "visit_month"]).loc[("P1", 3), "creatinine_umol_l"]
+    assert got == pytest.approx(0.905 * 88.4, abs=1e-9)
+
+
+def test_result_summaries(run):
+    _, _, r, _, _ = run
+    ms = r.mapping_summary()
+    assert list(ms.columns) == ["file", "mapped", "unit_columns", "ignored"]
+    assert set(ms["file"]) == set(r.accounting["file"])
+    assert (r.renamed_columns()["raw_column"].str.lower() != r.renamed_columns()["column"]).all()
+    assert (r.converted_units()["values"] > 0).all()
+    vs = r.validation_summary()
+    assert (vs["passed"] <= vs["checks"]).all()
+    ex = r.log_examples()
+    assert ex["cells"].sum() == len(r.log)
