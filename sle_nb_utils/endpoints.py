@@ -81,32 +81,23 @@ def classify_visits(visits: pd.DataFrame, definition: RemissionDefinition = DEFI
         out["sledai_2k"] <= (1 - d.pr_min_fall_fraction) * out["baseline_sledai_2k"])
     out["remission"] = np.select([~post, complete, partial], ["baseline", "complete", "partial"], "none")
 
-    w8 = v.loc[:, list(scores.ORGAN_THREATENING_DESCRIPTORS)].to_numpy(dtype=int)
-    relapse = np.zeros(len(out), dtype=bool)
+    # Relapse, vectorised over patients: at a post-transplant visit, with a remission at an earlier
+    # post-transplant visit, SLEDAI-2K >= the nadir of the earlier post-transplant visits + rise,
+    # or a weight-8 descriptor present now and absent at the previous visit. The first such visit.
     pid = out["patient_id"].to_numpy()
-    month = out["visit_month"].to_numpy()
-    s = out["sledai_2k"].to_numpy()
-    rem = out["remission"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
-    ends = np.r_[starts[1:], len(out)]
-    for a, b in zip(starts, ends):
-        nadir = np.inf
-        remitted = False
-        prev_w8 = None
-        for i in range(a, b):
-            if month[i] == 0:
-                prev_w8 = w8[i]
-                continue
-            if remitted:
-                rise = s[i] >= nadir + d.relapse_min_rise
-                new8 = d.relapse_on_new_weight8 and prev_w8 is not None and bool(
-                    np.any((w8[i] == 1) & (prev_w8 == 0)))
-                if rise or new8:
-                    relapse[i] = True
-                    break
-            nadir = min(nadir, s[i])
-            remitted = remitted or rem[i] in ("complete", "partial")
-            prev_w8 = w8[i]
+    first_row = np.r_[True, pid[1:] != pid[:-1]]
+    s_post = out["sledai_2k"].astype(float).where(post, np.inf)
+    nadir_before = s_post.groupby(out["patient_id"], sort=False).cummin().shift(1).to_numpy()
+    nadir_before[first_row] = np.inf
+    remission = post & out["remission"].isin(["complete", "partial"])
+    remitted_before = remission.groupby(out["patient_id"], sort=False).cummax().shift(1, fill_value=False)
+    remitted_before = remitted_before.to_numpy(dtype=bool) & ~first_row
+    rise = out["sledai_2k"].to_numpy() >= nadir_before + d.relapse_min_rise
+    w8 = v.loc[:, list(scores.ORGAN_THREATENING_DESCRIPTORS)].to_numpy(dtype=int)
+    w8_prev = np.vstack([np.zeros((1, w8.shape[1]), dtype=int), w8[:-1]])
+    new8 = d.relapse_on_new_weight8 & ~first_row & ((w8 == 1) & (w8_prev == 0)).any(axis=1)
+    candidate = post.to_numpy() & remitted_before & (rise | new8)
+    relapse = candidate & (pd.Series(candidate).groupby(pid, sort=False).cumsum().to_numpy() == 1)
     out["relapse"] = relapse
     out["relapsed"] = out.groupby("patient_id")["relapse"].cummax()
     return out
