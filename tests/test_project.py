@@ -124,3 +124,22 @@ def test_run_refuses_to_write_into_notebooks(tmp_path, capsys):
     assert cli(["run", "--data-dir", str(config.RAW_DIR), "--out", str(config.NOTEBOOKS_DIR / "x")]) == 2
     assert "outside notebooks/" in capsys.readouterr().err
     assert cli(["run", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+
+
+def test_readme_cli_examples_work_verbatim(tmp_path):
+    """Each ``python -m sle_nb_utils`` example in the README runs (paths under /tmp redirected)."""
+    import shlex
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    lines = [ln.split("#")[0].strip() for ln in text.splitlines()
+             if ln.startswith(".venv/bin/python -m sle_nb_utils ")]
+    commands = [ln for ln in lines if " run " not in ln]  # `run` is what `make report` does
+    assert {c.split()[3] for c in commands} == {"synth", "clean", "build"}
+    for line in commands:
+        args = shlex.split(line.replace("/tmp/", f"{tmp_path}/"))
+        res = subprocess.run([sys.executable, *args[1:]], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, (line, res.stderr[-2000:])
+    assert (tmp_path / "sle-adam" / "adtte.csv").exists()
