@@ -79,6 +79,7 @@ class Story:
     relapse_month: int | None = None  # MSCT: nominal month of the relapse visit
     cr_year_visits: tuple = ()  # MSCT: year visits (12, 24, ...) at which the patient is in CR
     nephritis: bool = True
+    group: str = ""  # MSCT follow-up group: last year visit reached (G0, G12, ... G48)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,14 +106,12 @@ def _msct_stories(rng: np.random.Generator) -> list[Story]:
               + [("G24", 29.0 + 6.5 * rng.random()) for _ in range(27)]
               + [("G12", 18.0 + 5.5 * rng.random()) for _ in range(44)])
     stories: list[Story] = []
-    fu = [g for g in groups]
     # transplant date = cut-off minus follow-up (admin-censored patients)
-    for i, (g, m) in enumerate(fu):
+    for g, m in groups:
         tx = (MSCT_CUTOFF - pd.Timedelta(days=int(m * DAY))).normalize()
         stories.append(Story(patient_id="", cohort="msct_wang2013", arm="MSCT",
                              centre="Nanjing Drum Tower Hospital", enrol_date=tx - pd.Timedelta(days=7),
-                             transplant_date=tx, last_contact_date=MSCT_CUTOFF))
-        stories[-1]._group = g  # type: ignore[attr-defined]
+                             transplant_date=tx, last_contact_date=MSCT_CUTOFF, group=g))
     # the 4 not evaluable at 1 year: 3 deaths and 1 lost to follow-up, transplanted 2007-2009
     early = [(2.4, "death", "infection (pneumonia)"), (5.1, "death", "active lupus (refractory nephritis)"),
              (8.6, "death", "cardiovascular (myocardial infarction)"), (7.2, "lost", None)]
@@ -120,21 +119,21 @@ def _msct_stories(rng: np.random.Generator) -> list[Story]:
         tx = (pd.Timestamp("2007-09-01") + pd.Timedelta(days=int(j * 211 + rng.integers(0, 60)))).normalize()
         end = _add_months(tx, m)
         s = Story(patient_id="", cohort="msct_wang2013", arm="MSCT", centre="Nanjing Drum Tower Hospital",
-                  enrol_date=tx - pd.Timedelta(days=7), transplant_date=tx, last_contact_date=end)
+                  enrol_date=tx - pd.Timedelta(days=7), transplant_date=tx, last_contact_date=end,
+                  group="G0")
         if kind == "death":
             s.death_date, s.death_cause, s.death_treatment_related = end, cause, False
-        s._group = "G0"  # type: ignore[attr-defined]
         stories.append(s)
     # two later deaths: one in G12 (after the 18-month visit), one in G24 (after the 24-month visit)
-    g12 = [s for s in stories if s._group == "G12" and _months(s.transplant_date, MSCT_CUTOFF) > 21]
-    g24 = [s for s in stories if s._group == "G24"]
+    g12 = [s for s in stories if s.group == "G12" and _months(s.transplant_date, MSCT_CUTOFF) > 21]
+    g24 = [s for s in stories if s.group == "G24"]
     for s, m, cause in ((g12[0], 20.3, "infection (sepsis)"), (g24[3], 28.4, "active lupus (CNS lupus)")):
         s.death_date = _add_months(s.transplant_date, m)
         s.last_contact_date = s.death_date
         s.death_cause, s.death_treatment_related = cause, False
 
     def evaluable(s: Story, k: int) -> bool:
-        return s._group != "G0" and int(s._group[1:]) >= 12 * k  # type: ignore[attr-defined]
+        return s.group != "G0" and int(s.group[1:]) >= 12 * k
 
     # first relapses: year 4 (month 48) 1, year 3 (36) 2, year 2 (18/24) 7, year 1 (6/9/12) 10
     order = list(rng.permutation(len(stories)))
@@ -832,8 +831,6 @@ def read_truth(truth_dir) -> dict[str, pd.DataFrame]:
                                                    "death_date"], keep_default_na=True)
     p["cd34_selected"] = p["cd34_selected"].astype("boolean")
     p["death_treatment_related"] = p["death_treatment_related"].astype("boolean")
-    v = pd.read_csv(d / "visits.csv", parse_dates=["visit_date"], keep_default_na=False,
-                    na_values={c: [""] for c in ()})
     v = pd.read_csv(d / "visits.csv", parse_dates=["visit_date"],
                     dtype={"immunosuppressants": str}).fillna({"immunosuppressants": ""})
     e = pd.read_csv(d / "events.csv", parse_dates=["event_date"])

@@ -23,16 +23,6 @@ ALBUMIN_G_L_PER_G_DL = 10.0
 COMPLEMENT_MG_DL_PER_G_L = 100.0
 PROTEINURIA_MG_PER_G = 1000.0
 
-#: Canonical unit of each lab, and the factor that turns each accepted unit into it.
-#: Keys are lower-case unit spellings after normalisation (spaces removed, µ/u unified).
-UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "creatinine_umol_l": {"umol/l": 1.0, "mg/dl": CREATININE_UMOL_L_PER_MG_DL},
-    "albumin_g_l": {"g/l": 1.0, "g/dl": ALBUMIN_G_L_PER_G_DL},
-    "c3_g_l": {"g/l": 1.0, "mg/dl": 1.0 / COMPLEMENT_MG_DL_PER_G_L},
-    "c4_g_l": {"g/l": 1.0, "mg/dl": 1.0 / COMPLEMENT_MG_DL_PER_G_L},
-    "proteinuria_g_24h": {"g/24h": 1.0, "mg/24h": 1.0 / PROTEINURIA_MG_PER_G},
-}
-
 #: mg of prednisone equivalent to 1 mg of each corticosteroid (Liu 2013, Table 1).
 PREDNISONE_EQUIVALENT_PER_MG: dict[str, float] = {
     "prednisone": 1.0,
@@ -59,6 +49,22 @@ def normalise_unit(unit: str) -> str:
         if u.endswith(spelling):
             u = u[: -len(spelling)] + "/24h"
     return u
+
+
+def _unit_factors() -> dict[str, dict[str, float]]:
+    """Canonical-unit factors from ``resources/units.csv`` (one table for this module and cleaning)."""
+    from .config import RESOURCES_DIR
+
+    table = pd.read_csv(RESOURCES_DIR / "units.csv")
+    factors: dict[str, dict[str, float]] = {}
+    for column, unit, factor in table[["column", "unit", "factor"]].itertuples(index=False):
+        factors.setdefault(column, {})[normalise_unit(unit)] = float(factor)
+    return factors
+
+
+#: Canonical unit of each lab (``resources/units.csv``), and the factor that turns each accepted
+#: unit into it; keys are normalised unit spellings (:func:`normalise_unit`).
+UNIT_FACTORS: dict[str, dict[str, float]] = _unit_factors()
 
 
 def conversion_factor(quantity: str, unit: str) -> float:

@@ -244,16 +244,17 @@ def test_validation_report_lists_checks(run):
     assert (v.loc[v["rows_failed"] > 0, "status"] != "pass").all()
 
 
-def test_unit_resource_matches_units_module():
-    units = pytest.importorskip("sle_nb_utils.units")
-    if not hasattr(units, "UNIT_FACTORS"):
-        pytest.skip("units.UNIT_FACTORS not available")
-    t = schemas.unit_table()
-    for col, facs in units.UNIT_FACTORS.items():
-        for unit, factor in facs.items():
-            row = t[(t["column"] == col) & (t["unit"] == unit)]
-            assert len(row) == 1, (col, unit)
-            assert row["factor"].iloc[0] == pytest.approx(factor, rel=1e-12), (col, unit)
+def test_unit_resource_holds_the_design_conversion_factors():
+    """resources/units.csv (read by cleaning and by sle_nb_utils.units) carries DESIGN §5's factors."""
+    from sle_nb_utils import units
+
+    t = schemas.unit_table().set_index(["column", "unit"])["factor"]
+    assert t[("creatinine_umol_l", "mg/dl")] == units.CREATININE_UMOL_L_PER_MG_DL == 88.4
+    assert t[("albumin_g_l", "g/dl")] == units.ALBUMIN_G_L_PER_G_DL == 10
+    assert t[("c3_g_l", "mg/dl")] == t[("c4_g_l", "mg/dl")] == 1 / units.COMPLEMENT_MG_DL_PER_G_L
+    assert t[("proteinuria_g_24h", "mg/24h")] == 1 / units.PROTEINURIA_MG_PER_G
+    for (col, unit), factor in t.items():
+        assert units.conversion_factor(col, unit) == factor, (col, unit)
 
 
 # --------------------------------------------------------------------------------------------
