@@ -378,3 +378,59 @@ def test_bench_table_shape_without_r():
     assert list(out.columns) == ["method", "implementation", "function", "n", "seconds", "note"]
     assert set(out.method) == {"kaplan_meier", "logrank_test", "cox_fit", "aalen_johansen", "gray_test", "fine_gray"}
     assert (out.seconds >= 0).all()
+
+
+# ---------------------------------------------------------------- Fine-Gray, 10k fixture
+FG10K = VAL / "finegray_10k"
+
+
+@pytest.fixture(scope="module")
+def d10k() -> pd.DataFrame:
+    return pd.read_csv(REF / "finegray_10k.csv.gz")
+
+
+def test_finegray_10k_fixture_is_reproducible(d10k):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fg10k", REF / "make_finegray_10k_fixture.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    pd.testing.assert_frame_equal(mod.make(), d10k, check_exact=True)
+    assert len(d10k) == 10_000 and set(d10k.status) == {0, 1, 2}
+    assert d10k.time.duplicated().sum() > 9000  # heavily tied (0.1-month resolution)
+
+
+@pytest.mark.parametrize("cause", [1, 2])
+def test_fine_gray_10k_matches_crr(d10k, cause):
+    """The issue's criterion: coefficients and SEs equal to crr's to 1e-6 on 10k patients."""
+    r = pd.read_csv(FG10K / f"cause{cause}.csv")
+    assert r.converged.all() and len(r) == 3
+    X = d10k[["arm", "age", "nephritis"]].astype(float)
+    fit = sv.fine_gray(d10k.time, d10k.status, X, cause=cause)  # crr defaults
+    assert fit.converged
+    assert list(fit.summary.term) == list(r.term)
+    close(fit.coef, r.coef, 1e-6)
+    close(fit.summary.se, r.se, 1e-6)
+    tight = sv.fine_gray(d10k.time, d10k.status, X, cause=cause, gtol=1e-10, maxiter=100)
+    assert tight.converged
+    close(tight.coef, r.coef_tight, 1e-6)
+    close(tight.summary.se, r.se_tight, 1e-6)
+    close(tight.loglik, r.loglik[0], 1e-6)
+    close(tight.loglik_null, r.loglik_null[0], 1e-6)
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_r_finegray_10k_reference_rerun(tmp_path):
+    """Rerun finegray_10k_reference.R (crr on 10k patients, ~30 s) and compare with the stored values."""
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not found")
+    subprocess.run(["Rscript", str(REF / "finegray_10k_reference.R"), str(tmp_path)], check=True,
+                   capture_output=True, timeout=900)
+    stored = sorted(p.name for p in FG10K.glob("*.csv"))
+    assert stored == ["cause1.csv", "cause2.csv"]
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
+    for name in stored:
+        a = pd.read_csv(tmp_path / name)
+        b = pd.read_csv(FG10K / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
