@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, endpoints
 from .errors import BadInputError
 
 #: adlb parameters: PARAMCD -> (source column, PARAM, AVALU). SLEDAI and EGFR are derived.
@@ -67,21 +67,6 @@ def data_dictionary() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-def _analysis_origin(patients: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Origin column name and date per patient, as ``endpoints.time_to_event_table`` uses them."""
-    try:
-        from .endpoints import ANALYSIS_ORIGIN
-    except ImportError:  # pragma: no cover
-        ANALYSIS_ORIGIN = {}
-    col = patients["cohort"].map(ANALYSIS_ORIGIN).fillna("transplant_date")
-    date = pd.Series(np.where(col == "enrol_date", patients["enrol_date"], patients["transplant_date"]),
-                     index=patients.index).astype("datetime64[ns]")
-    no_tx = date.isna()
-    col = col.where(~no_tx, "enrol_date")
-    date = date.where(~no_tx, patients["enrol_date"])
-    return col, date
-
-
 def _egfr(visits: pd.DataFrame, patients: pd.DataFrame) -> np.ndarray:
     """eGFR (CKD-EPI 2021, ``scores.egfr_ckd_epi_2021``) at each visit; age at the visit = age at
     transplant + years since transplant (or enrolment). NaN without creatinine or under 18."""
@@ -181,9 +166,9 @@ def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
 def build_adsl(patients: pd.DataFrame, visits: pd.DataFrame, adlb: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per patient with baseline characteristics and population flags."""
     p = patients.sort_values("patient_id", ignore_index=True)
-    origin_col, origin = _analysis_origin(p)
+    origin_col, origin = endpoints.analysis_origin(p)
     end = p["death_date"].fillna(p["last_contact_date"])
-    fupm = (end - origin).dt.days.to_numpy(float) / (365.25 / 12)  # months (endpoints.DAYS_PER_MONTH)
+    fupm = endpoints.months_between(origin, end)
     nvis = visits.groupby("patient_id").size().reindex(p["patient_id"]).fillna(0).astype(int).to_numpy()
     post = visits[visits["visit_month"] > 0].groupby("patient_id").size().reindex(p["patient_id"]).fillna(0)
     has_base = visits[visits["visit_month"] == 0].groupby("patient_id").size().reindex(p["patient_id"]).fillna(0)
@@ -219,7 +204,7 @@ def build_adtte(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFra
     from . import endpoints
 
     t = endpoints.time_to_event_table(patients, visits, events)
-    labels = getattr(endpoints, "ENDPOINT_LABELS", {})
+    labels = endpoints.ENDPOINT_LABELS
     out = pd.DataFrame({
         "STUDYID": t["cohort"].to_numpy(), "USUBJID": t["patient_id"].to_numpy(), "ARM": t["arm"].to_numpy(),
         "PARAMCD": t["endpoint"].to_numpy(), "PARAM": t["endpoint"].map(labels).fillna(t["endpoint"]).to_numpy(),

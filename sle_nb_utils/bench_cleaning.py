@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import adam, cleaning, config, messy
+from . import adam, cleaning, config, messy, synth
 
 BUDGET_SECONDS = 30.0
 TARGET_VISIT_ROWS = 1_000_000
@@ -28,7 +28,7 @@ TARGET_VISIT_ROWS = 1_000_000
 
 def scale_for(rows: int = TARGET_VISIT_ROWS, seed: int = config.DEFAULT_SEED) -> int:
     """Number of cohort copies that gives at least ``rows`` truth visit rows."""
-    per_copy = len(messy.get_truth(seed, 1)["visits"])
+    per_copy = len(synth.make_truth(seed, 1)["visits"])
     return max(1, math.ceil(rows / per_copy))
 
 
@@ -49,7 +49,7 @@ def run(scale: int | None = None, seed: int = config.DEFAULT_SEED, workdir: str 
     rows = []
     try:
         t0 = time.perf_counter()
-        truth = messy.get_truth(seed, scale)
+        truth = synth.make_truth(seed, scale)
         rows.append(("synth truth", time.perf_counter() - t0, len(truth["visits"]), False))
         t0 = time.perf_counter()
         raw = work / "raw"

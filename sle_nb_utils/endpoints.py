@@ -72,12 +72,17 @@ def classify_visits(visits: pd.DataFrame, definition: RemissionDefinition = DEFI
     v = visits.sort_values(["patient_id", "visit_month"]).reset_index(drop=True)
     out = v[["patient_id", "visit_month", "visit_date", "prednisone_mg_day"]].copy()
     out["sledai_2k"] = scores.sledai_2k(v).to_numpy()
-    base = out.loc[out["visit_month"] == 0].set_index("patient_id")["sledai_2k"]
-    out["baseline_sledai_2k"] = out["patient_id"].map(base)
+    base_rows = out.loc[out["visit_month"] == 0]
+    twice = base_rows["patient_id"][base_rows["patient_id"].duplicated()]
+    if len(twice):
+        raise ValueError(f"more than one baseline (month 0) visit for patient(s) {', '.join(sorted(set(twice)))}")
+    base = base_rows.set_index("patient_id")["sledai_2k"]
+    out["baseline_sledai_2k"] = out["patient_id"].map(base)  # NaN without a baseline visit
     post = out["visit_month"] > 0
     complete = post & (out["sledai_2k"] <= d.cr_sledai_max) & (
         out["prednisone_mg_day"] <= d.cr_prednisone_max_mg_day)
-    partial = post & ~complete & (
+    # a fall from baseline needs a baseline above 0 (NaN without a baseline: never partial)
+    partial = post & ~complete & (out["baseline_sledai_2k"] > 0) & (
         out["sledai_2k"] <= (1 - d.pr_min_fall_fraction) * out["baseline_sledai_2k"])
     out["remission"] = np.select([~post, complete, partial], ["baseline", "complete", "partial"], "none")
 
@@ -133,9 +138,6 @@ def yearly_remission_relapse(visits: pd.DataFrame, years=(1, 2, 3, 4),
     return pd.DataFrame(rows)
 
 
-#: Analysis origin per cohort. HSCT intention-to-treat analyses start at mobilisation (enrol_date),
-#: so that deaths after mobilisation and before transplant count (Burt 2006); others start at day 0.
-ANALYSIS_ORIGIN = {"hsct_burt2006": "enrol_date"}
 ENDPOINTS = ("OS", "DFS", "REL", "NRM", "TRM", "CR")
 ENDPOINT_LABELS = {
     "OS": "overall survival (death from any cause)",
@@ -147,11 +149,85 @@ ENDPOINT_LABELS = {
 }
 
 
+def analysis_origin(patients: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Where each patient's clock starts: ``(origin column name, start date)``, indexed like ``patients``.
+
+    Intention to treat: in a cohort where some enrolled patients were never transplanted (Burt 2006:
+    two deaths after mobilisation, before transplant), every patient's clock starts at enrolment
+    (mobilisation), so that those deaths count. Otherwise day 0 is the transplant (``transplant_date``).
+    """
+    never = patients["transplant_date"].isna().groupby(patients["cohort"]).transform("any")
+    col = pd.Series(np.where(never, "enrol_date", "transplant_date"), index=patients.index)
+    date = pd.to_datetime(patients["enrol_date"].where(never, patients["transplant_date"]))
+    return col, date
+
+
+def competing_status(time_death, dead, time_relapse, relapsed):
+    """First event of relapse vs death: ``(time, status)`` with status 1 relapse first, 2 death
+    without prior relapse, 0 censored. A relapse on the day of death counts as the relapse."""
+    dead = np.asarray(dead, dtype=bool)
+    relapsed = np.asarray(relapsed, dtype=bool)
+    time_death = np.asarray(time_death)
+    time_relapse = np.asarray(time_relapse)
+    first = relapsed & (~dead | (time_relapse <= time_death))
+    return np.where(first, time_relapse, time_death), np.where(first, 1, np.where(dead, 2, 0))
+
+
+RELAPSE_SOURCES = ("events", "visits", "both")
+
+
+def relapse_dates(visits: pd.DataFrame, events: pd.DataFrame, source: str = "both",
+                  definition: RemissionDefinition = DEFINITION, classified: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """First relapse per patient, by the site (events) and by our definition (visits).
+
+    Returns one row per patient with any relapse: ``patient_id``, ``event_date`` (first ``relapse``
+    event the site recorded), ``visit_date`` (first visit meeting the relapse definition),
+    ``relapse_date`` (by ``source``: ``events``, ``visits``, or ``both`` = the earlier of the two)
+    and ``lag_days`` (visit-derived minus site-reported; a site's exact date precedes the next visit).
+    """
+    if source not in RELAPSE_SOURCES:
+        raise ValueError(f"relapse source must be one of {RELAPSE_SOURCES}, got {source!r}")
+    ev = (events.loc[events["event"] == "relapse"].groupby("patient_id")["event_date"].min()
+          .rename("event_date"))
+    c = classify_visits(visits, definition) if classified is None else classified
+    vi = first_relapse(c).set_index("patient_id")["relapse_date"].rename("visit_date")
+    out = pd.concat([ev, vi], axis=1).sort_index()
+    out.index.name = "patient_id"
+    pick = {"events": out["event_date"], "visits": out["visit_date"],
+            "both": out[["event_date", "visit_date"]].min(axis=1)}[source]
+    out["relapse_date"] = pick
+    out["lag_days"] = (out["visit_date"] - out["event_date"]).dt.days
+    return out.dropna(subset=["relapse_date"]).reset_index()
+
+
+def relapse_source_summary(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFrame,
+                           definition: RemissionDefinition = DEFINITION) -> pd.DataFrame:
+    """Per cohort: relapses recorded by the site, found by our definition, both, and the lag."""
+    r = relapse_dates(visits, events, "both", definition)
+    r["cohort"] = r["patient_id"].map(patients.set_index("patient_id")["cohort"])
+    g = r.groupby("cohort")
+    out = pd.DataFrame({
+        "relapses": g.size(),
+        "site_recorded": g["event_date"].count(),
+        "visit_derived": g["visit_date"].count(),
+        "both": g.apply(lambda x: int((x["event_date"].notna() & x["visit_date"].notna()).sum()),
+                        include_groups=False),
+        "same_date": g["lag_days"].apply(lambda x: int((x == 0).sum())),
+        "lag_days_median": g["lag_days"].median(),
+        "lag_days_max": g["lag_days"].max(),
+    })
+    return out.reindex(sorted(patients["cohort"].unique()), fill_value=0).reset_index()
+
+
 def time_to_event_table(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFrame,
-                        definition: RemissionDefinition = DEFINITION) -> pd.DataFrame:
+                        definition: RemissionDefinition = DEFINITION,
+                        relapse_source: str = "both") -> pd.DataFrame:
     """One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR).
 
-    Relapse dates come from the ``events`` table (the first ``relapse`` event); deaths from
+    The clock starts at :func:`analysis_origin`. The relapse date is, by default, the earlier of the
+    site-recorded relapse (``events``) and the first visit meeting our relapse definition
+    (:func:`relapse_dates`; ``relapse_source`` picks one of them instead); deaths come from
     ``patients.death_date``; first complete remission from the visits under ``definition``.
     Follow-up ends at death or ``last_contact_date``.
 
@@ -163,23 +239,15 @@ def time_to_event_table(patients: pd.DataFrame, visits: pd.DataFrame, events: pd
     ``event_desc``. Sorted by endpoint, cohort, patient.
     """
     p = patients.set_index("patient_id")
-    origin_col = p["cohort"].map(ANALYSIS_ORIGIN).fillna("transplant_date")
-    start = pd.Series(np.where(origin_col == "enrol_date", p["enrol_date"], p["transplant_date"]),
-                      index=p.index)
-    # not transplanted: the clock can only start at enrolment
-    no_tx = start.isna()
-    start[no_tx] = p.loc[no_tx, "enrol_date"]
-    origin_col[no_tx] = "enrol_date"
-    start = pd.to_datetime(start)
+    origin_col, start = analysis_origin(p)
 
-    rel = (events.loc[events["event"] == "relapse"].groupby("patient_id")["event_date"].min()
-           .reindex(p.index))
+    c = classify_visits(visits, definition)
+    rel = relapse_dates(visits, events, relapse_source, definition, classified=c).set_index(
+        "patient_id")["relapse_date"].reindex(p.index)
     death = pd.to_datetime(p["death_date"])
     last = pd.to_datetime(p["last_contact_date"])
     end_fu = death.fillna(last)
     trm = p["death_treatment_related"].astype("boolean").fillna(False).astype(bool)
-
-    c = classify_visits(visits, definition)
     cr_date = (c.loc[c["remission"] == "complete"].groupby("patient_id")["visit_date"].min()
                .reindex(p.index))
 
@@ -191,19 +259,17 @@ def time_to_event_table(patients: pd.DataFrame, visits: pd.DataFrame, events: pd
             "event_desc": np.asarray(desc, dtype=object)})
 
     dead = death.notna().to_numpy()
-    has_rel = rel.notna().to_numpy()
-    rel_first = has_rel & (~dead | (rel.to_numpy() <= death.to_numpy()))
+    dfs_end, rel_status = competing_status(end_fu.to_numpy(), dead, rel.to_numpy(), rel.notna().to_numpy())
+    dfs_end = pd.Series(dfs_end, index=p.index)
     parts = [
         rows("OS", end_fu, dead, np.where(dead, "death", "censored")),
     ]
-    dfs_end = pd.Series(np.where(rel_first, rel, end_fu), index=p.index)
-    parts.append(rows("DFS", dfs_end, rel_first | dead,
-                      np.where(rel_first, "relapse", np.where(dead, "death", "censored"))))
-    rel_status = np.where(rel_first, 1, np.where(dead, 2, 0))
+    parts.append(rows("DFS", dfs_end, rel_status > 0,
+                      np.select([rel_status == 1, rel_status == 2], ["relapse", "death"], "censored")))
     parts.append(rows("REL", dfs_end, rel_status,
                       np.select([rel_status == 1, rel_status == 2], ["relapse", "death without relapse"],
                                 "censored")))
-    nrm_status = np.where(rel_first, 2, np.where(dead, 1, 0))
+    nrm_status = np.where(rel_status == 1, 2, np.where(rel_status == 2, 1, 0))
     parts.append(rows("NRM", dfs_end, nrm_status,
                       np.select([nrm_status == 1, nrm_status == 2], ["death without relapse", "relapse"],
                                 "censored")))

@@ -36,14 +36,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import scores, units
 from .schemas import LAB_COLUMNS, NOMINAL_MONTHS, SLEDAI_DESCRIPTORS, TABLES
 
-# Unit factors (to the canonical unit), DESIGN §5: creatinine 1 mg/dL = 88.4 µmol/L; albumin
-# 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
-CREAT_MG_DL = 88.4
-ALB_G_DL = 10.0
-COMPLEMENT_MG_DL = 0.01
-PROT_MG = 0.001
+# Unit factors (to the canonical unit), DESIGN §5, from sle_nb_utils.units: creatinine 1 mg/dL =
+# 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
+CREAT_MG_DL = units.CREATININE_UMOL_L_PER_MG_DL
+ALB_G_DL = units.ALBUMIN_G_L_PER_G_DL
+COMPLEMENT_MG_DL = 1.0 / units.COMPLEMENT_MG_DL_PER_G_L
+PROT_MG = 1.0 / units.PROTEINURIA_MG_PER_G
 
 MANIFEST_COLUMNS = ["file", "row", "column", "kind", "raw_value", "handling", "expected_value",
                     "expected_handling"]
@@ -135,10 +136,9 @@ def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
     m = len(rep)
     v = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy()[rep],
                       "visit_date": pd.to_datetime(vdate).astype("datetime64[ns]"), "visit_month": mon})
-    weights = [8] * 8 + [4] * 6 + [2] * 7 + [1] * 3  # SLEDAI-2K weights (Gladman 2002)
     p_on = np.where(mon == 0, 0.25, 0.06)
     total = np.zeros(m, int)
-    for d, w in zip(SLEDAI_DESCRIPTORS, weights):
+    for d, w in scores.SLEDAI_2K_WEIGHTS.items():
         x = (rng.random(m) < p_on * (0.4 if w == 8 else 1.0)).astype("int64")
         v[d] = x
         total += w * x
@@ -178,16 +178,6 @@ def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
     events["event_date"] = events["event_date"].astype("datetime64[ns]")
     events = events.sort_values(["patient_id", "event_date", "event"], ignore_index=True)
     return {"patients": patients, "visits": v, "events": events}
-
-
-def get_truth(seed: int, scale: float = 1) -> dict[str, pd.DataFrame]:
-    """Truth tables from ``sle_nb_utils.synth.make_truth`` when it exists, else :func:`example_truth`."""
-    try:
-        from . import synth
-        make = synth.make_truth
-    except (ImportError, AttributeError):
-        return example_truth(seed, scale)
-    return make(seed, scale=scale)
 
 
 # --------------------------------------------------------------------------------------------

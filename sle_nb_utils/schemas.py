@@ -19,16 +19,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import config
+from .scores import SLEDAI_2K_DESCRIPTORS
 
-#: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1).
-SLEDAI_DESCRIPTORS = [
-    "sledai_seizure", "sledai_psychosis", "sledai_organic_brain_syndrome", "sledai_visual_disturbance",
-    "sledai_cranial_nerve_disorder", "sledai_lupus_headache", "sledai_cva", "sledai_vasculitis",
-    "sledai_arthritis", "sledai_myositis", "sledai_urinary_casts", "sledai_haematuria",
-    "sledai_proteinuria", "sledai_pyuria", "sledai_rash", "sledai_alopecia", "sledai_mucosal_ulcers",
-    "sledai_pleurisy", "sledai_pericarditis", "sledai_low_complement", "sledai_increased_dna_binding",
-    "sledai_fever", "sledai_thrombocytopenia", "sledai_leukopenia",
-]
+#: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1): :mod:`sle_nb_utils.scores`.
+SLEDAI_DESCRIPTORS = list(SLEDAI_2K_DESCRIPTORS)
 
 #: Laboratory and treatment columns of ``visits`` (canonical units in the names, DESIGN §3).
 LAB_COLUMNS = [

@@ -50,6 +50,7 @@ __all__ = [
     "rmst",
     "risk_table",
     "survival_data",
+    "rounds_to",
     "endpoint_frame",
     "format_pm",
     "milestone_table",
@@ -1638,8 +1639,9 @@ def fine_gray_model(data: pd.DataFrame, endpoint: str, covariates: Sequence[str]
     return s
 
 
-def _rounds_to(value, target, digits: int = 0) -> bool:
-    """True when ``value`` rounds (half up) to ``target`` at ``digits`` decimals."""
+def rounds_to(value, target, digits: int = 0) -> bool:
+    """True when ``value`` rounds (half up) to ``target`` at ``digits`` decimals: the one rule by
+    which a recomputed figure "matches" a published one at the published rounding."""
     if not (np.isfinite(value) and np.isfinite(target)):
         return False
     scale = 10.0**digits
@@ -1674,7 +1676,7 @@ def published_comparison(data: pd.DataFrame, figures: pd.DataFrame | None = None
         months = 12.0 * float(years)
         est = milestone_table(data, endpoint, by=None, at=[months], cohorts=cohort).iloc[0]
         se_pub = None if se_key < 0 else float(se_key)
-        ok = _rounds_to(est["estimate_pct"], value) and (se_pub is None or _rounds_to(est["se_pct"], se_pub))
+        ok = rounds_to(est["estimate_pct"], value) and (se_pub is None or rounds_to(est["se_pct"], se_pub))
         se_shown = est["se_pct"] if se_pub is not None else None
         rows.append(
             {
@@ -1700,34 +1702,31 @@ def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.Da
     """Treatment-related mortality counted two ways, from the data, next to the published figures.
 
     Rows: ``treatment-related deaths`` (TRM endpoint, status 1: deaths the source attributes to
-    the treatment) and ``deaths after mobilisation, before transplant`` (OS events of patients
-    never transplanted).  Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``,
-    ``published_by``.
+    the treatment; compared with Burt 2006's 1/50) and ``deaths after mobilisation, before
+    transplant`` (OS events of patients never transplanted; compared with the seed's 4 %).
+    Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``, ``published_by``, ``pass``.
     """
     if figures is None:
         from . import published
 
         figures = published.figures()
     pub = figures.loc[(figures["cohort"] == cohort) & (figures["measure"] == "treatment_related_mortality")]
+    pub = pub.set_index("source_id")["value_pct"]
     trm = _select(data, "TRM", cohort)
     os_ = _select(data, "OS", cohort)
     n = len(os_)
-    counts = {
-        "treatment-related deaths": int((trm["status"] == 1).sum()),
-        "deaths after mobilisation, before transplant": int(((os_["status"] == 1) & ~os_["transplanted"].astype(bool)).sum()),
-    }
+    # each published figure with the count it stands for: Burt 2006 counts deaths it attributes to the
+    # treatment (1/50, ITT); the seed's 4 % equals the deaths after mobilisation, before transplant
+    counts = [
+        ("treatment-related deaths", int((trm["status"] == 1).sum()), "burt2006"),
+        ("deaths after mobilisation, before transplant",
+         int(((os_["status"] == 1) & ~os_["transplanted"].astype(bool)).sum()), "sun_seed"),
+    ]
     rows = []
-    for label, k in counts.items():
+    for label, k, source in counts:
         pct = 100.0 * k / n
-        match = pub.loc[np.isclose(pub["value_pct"], round(pct))]
-        rows.append(
-            {
-                "count": label,
-                "deaths": k,
-                "patients": n,
-                "pct": pct,
-                "published_pct": float(match["value_pct"].iloc[0]) if len(match) else np.nan,
-                "published_by": "; ".join(sorted(match["source_id"])) if len(match) else "",
-            }
-        )
+        published_pct = float(pub.get(source, np.nan))
+        rows.append({"count": label, "deaths": k, "patients": n, "pct": pct,
+                     "published_pct": published_pct, "published_by": source if source in pub.index else "",
+                     "pass": rounds_to(pct, published_pct)})
     return pd.DataFrame(rows)

@@ -182,10 +182,7 @@ def hsct_metrics(time_death, dead, time_rel, relapsed, follow_up=None) -> dict:
     ``relapsed``: time to relapse (meaningful when ``relapsed``). Uses :mod:`sle_nb_utils.survival`.
     """
     dead = np.asarray(dead, dtype=bool)
-    relapsed = np.asarray(relapsed, dtype=bool)
-    rel_first = relapsed & (~dead | (time_rel <= time_death))
-    t_first = np.where(rel_first, time_rel, time_death)
-    status = np.where(rel_first, 1, np.where(dead, 2, 0))
+    t_first, status = endpoints.competing_status(time_death, dead, time_rel, relapsed)
     os_, os_se = survival.km_surv_se_at(time_death, dead.astype(int), 60.0)
     dfs, dfs_se = survival.km_surv_se_at(t_first, (status > 0).astype(int), 60.0)
     rel, rel_v = survival.cif_var_at(t_first, status, 60.0, cause=1)
@@ -918,12 +915,12 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 s, var = survival.cif_var_at(d["time_months"], d["status"], t, cause=1)
                 s_se = np.sqrt(var)
             value, se = 100 * s, 100 * s_se
-        ok = abs(value - f["value_pct"]) < 0.5 or (
-            f["value_pct"] != round(f["value_pct"]) and abs(value - f["value_pct"]) < 0.05)
+        digits = 0 if f["value_pct"] == round(f["value_pct"]) else 1  # e.g. 92.5 % is given to 0.1
+        ok = survival.rounds_to(value, f["value_pct"], digits)
         if not np.isnan(f["numerator"]):
             ok = ok and num == f["numerator"] and den == f["denominator"]
         if not np.isnan(f["se_pct"]):
-            ok = ok and abs(se - f["se_pct"]) < 0.5
+            ok = ok and survival.rounds_to(se, f["se_pct"])
         rows.append({
             "source": f["source_id"], "cohort": cohort, "measure": measure,
             "year": year, "published": _fmt_pct(f["value_pct"], f["se_pct"], f["numerator"], f["denominator"]),

@@ -15,6 +15,7 @@ anti-inflammatory equivalences (5 mg prednisone = 5 mg prednisolone = 4 mg methy
 
 from __future__ import annotations
 
+import functools
 import numpy as np
 import pandas as pd
 
@@ -51,8 +52,10 @@ def normalise_unit(unit: str) -> str:
     return u
 
 
-def _unit_factors() -> dict[str, dict[str, float]]:
-    """Canonical-unit factors from ``resources/units.csv`` (one table for this module and cleaning)."""
+@functools.lru_cache(maxsize=1)
+def unit_factors() -> dict[str, dict[str, float]]:
+    """Canonical unit factors per lab column, read once from ``resources/units.csv`` (the one table
+    this module and cleaning share): ``{column: {normalised unit: factor to the canonical unit}}``."""
     from .config import RESOURCES_DIR
 
     table = pd.read_csv(RESOURCES_DIR / "units.csv")
@@ -62,23 +65,19 @@ def _unit_factors() -> dict[str, dict[str, float]]:
     return factors
 
 
-#: Canonical unit of each lab (``resources/units.csv``), and the factor that turns each accepted
-#: unit into it; keys are normalised unit spellings (:func:`normalise_unit`).
-UNIT_FACTORS: dict[str, dict[str, float]] = _unit_factors()
-
-
 def conversion_factor(quantity: str, unit: str) -> float:
     """Factor that converts ``unit`` into the canonical unit of ``quantity``.
 
     Raises ``ValueError`` naming the quantity and the unit when the unit is unknown.
     """
-    if quantity not in UNIT_FACTORS:
+    factors = unit_factors()
+    if quantity not in factors:
         raise ValueError(f"no unit table for {quantity!r}")
     key = normalise_unit(unit)
     try:
-        return UNIT_FACTORS[quantity][key]
+        return factors[quantity][key]
     except KeyError:
-        known = ", ".join(sorted(UNIT_FACTORS[quantity]))
+        known = ", ".join(sorted(factors[quantity]))
         raise ValueError(f"unknown unit {unit!r} for {quantity} (known: {known})") from None
 
 

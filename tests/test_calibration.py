@@ -37,8 +37,7 @@ def pub(cohort, measure, year=None):
     return f.iloc[0]
 
 
-def rounds_to(value_pct, target):
-    return abs(value_pct - target) < 0.5
+rounds_to = survival.rounds_to  # the one "matches at the published rounding" rule (half up)
 
 
 # ---------------------------------------------------------------- MSCT (Wang 2013, the seed)

@@ -114,3 +114,57 @@ def test_time_to_event_rows():
     assert t.loc[("TRM", "C"), "status"] == 1 and t.loc[("TRM", "B"), "status"] == 2
     assert t.loc[("CR", "A"), "status"] == 1 and t.loc[("CR", "B"), "status"] == 2
     assert set(t.index.get_level_values(0)) == set(endpoints.ENDPOINTS)
+
+
+def test_baseline_zero_is_never_a_partial_remission():
+    c = status(make_visits("G", [0, 0], prednisone=[30, 20]))
+    assert c["remission"].tolist() == ["baseline", "none"]
+
+
+def test_two_baseline_visits_are_a_clear_error():
+    v = pd.concat([make_visits("H", [12, 4]), make_visits("H", [10])])
+    with pytest.raises(ValueError, match="more than one baseline .* H"):
+        endpoints.classify_visits(v)
+
+
+def _patients(**over):
+    p = pd.DataFrame({
+        "patient_id": ["A", "B", "C", "D"], "cohort": ["itt", "itt", "tx", "tx"],
+        "enrol_date": pd.to_datetime(["2010-01-01"] * 4),
+        "transplant_date": pd.to_datetime(["2010-02-01", None, "2010-02-01", "2010-03-01"]),
+    })
+    return p.assign(**over)
+
+
+def test_analysis_origin_is_intention_to_treat_when_someone_was_never_transplanted():
+    col, date = endpoints.analysis_origin(_patients())
+    assert col.tolist() == ["enrol_date", "enrol_date", "transplant_date", "transplant_date"]
+    assert date.tolist() == [pd.Timestamp("2010-01-01")] * 2 + [pd.Timestamp("2010-02-01"),
+                                                               pd.Timestamp("2010-03-01")]
+
+
+def test_relapse_dates_by_source():
+    visits = make_visits("A", [12, 4, 4, 9])  # visit-derived relapse at month 6
+    events = pd.DataFrame({"patient_id": ["A", "B"], "event": ["relapse", "relapse"], "detail": "",
+                           "event_date": pd.to_datetime(["2010-05-01", "2010-04-01"])})
+    visits = pd.concat([visits, make_visits("B", [12])])
+    both = endpoints.relapse_dates(visits, events).set_index("patient_id")
+    assert both.loc["A", "visit_date"] == T0 + pd.Timedelta(days=int(30.4375 * 6))
+    assert both.loc["A", "relapse_date"] == pd.Timestamp("2010-05-01")  # the earlier: the site's
+    assert both.loc["A", "lag_days"] == (both.loc["A", "visit_date"] - pd.Timestamp("2010-05-01")).days
+    assert both.loc["B", "relapse_date"] == pd.Timestamp("2010-04-01") and pd.isna(both.loc["B", "visit_date"])
+    only_visits = endpoints.relapse_dates(visits, events, "visits")
+    assert only_visits["patient_id"].tolist() == ["A"]
+    assert only_visits["relapse_date"].iloc[0] == both.loc["A", "visit_date"]
+    no_events = events.iloc[:0]
+    assert endpoints.relapse_dates(visits, no_events)["patient_id"].tolist() == ["A"]  # not lost
+    with pytest.raises(ValueError, match="relapse source"):
+        endpoints.relapse_dates(visits, events, "site")
+
+
+def test_competing_status():
+    t, s = endpoints.competing_status([10, 10, 10, 10], [True, True, False, False],
+                                      [5, 10, 3, np.nan], [True, True, True, False])
+    assert t.tolist()[:3] == [5, 10, 3] and s.tolist() == [1, 1, 1, 0]
+    t, s = endpoints.competing_status([4], [True], [5], [True])
+    assert (t.tolist(), s.tolist()) == ([4], [2])

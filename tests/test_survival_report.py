@@ -154,7 +154,7 @@ def test_published_comparison_passes_and_can_fail(data):
 
 
 def test_rounds_to_half_up():
-    assert sv._rounds_to(83.5, 84) and not sv._rounds_to(83.49, 84) and not sv._rounds_to(np.nan, 84)
+    assert sv.rounds_to(83.5, 84) and not sv.rounds_to(83.49, 84) and not sv.rounds_to(np.nan, 84)
 
 
 def test_trm_counts_both_ways(data):
@@ -163,6 +163,11 @@ def test_trm_counts_both_ways(data):
     assert t.loc["deaths after mobilisation, before transplant", "deaths"] == 2
     assert list(t.published_pct) == [2.0, 4.0]
     assert list(t.published_by) == ["burt2006", "sun_seed"]
+    assert t["pass"].all()
+    # a count that disagrees with its source is a failure, not a silent NaN
+    bad = data.copy()
+    bad.loc[(bad.endpoint == "TRM") & (bad.cohort == "hsct_burt2006") & (bad.status == 2), "status"] = 1
+    assert not sv.trm_counts(bad, "hsct_burt2006").set_index("count").loc["treatment-related deaths", "pass"]
 
 
 def test_forest_ticks_override():
