@@ -820,18 +820,11 @@ def write_truth(truth: dict[str, pd.DataFrame], out_dir) -> None:
 
 
 def read_truth(truth_dir) -> dict[str, pd.DataFrame]:
-    """Read truth tables written by :func:`write_truth` back with their dtypes."""
-    from pathlib import Path
+    """Read truth tables written by :func:`write_truth` back with their data-model dtypes (the same
+    reader as for clean tables: :func:`sle_nb_utils.cleaning.read_clean_tables`)."""
+    from .cleaning import read_clean_tables
 
-    d = Path(truth_dir)
-    p = pd.read_csv(d / "patients.csv", parse_dates=["enrol_date", "transplant_date", "last_contact_date",
-                                                   "death_date"], keep_default_na=True)
-    p["cd34_selected"] = p["cd34_selected"].astype("boolean")
-    p["death_treatment_related"] = p["death_treatment_related"].astype("boolean")
-    v = pd.read_csv(d / "visits.csv", parse_dates=["visit_date"],
-                    dtype={"immunosuppressants": str}).fillna({"immunosuppressants": ""})
-    e = pd.read_csv(d / "events.csv", parse_dates=["event_date"])
-    return {"patients": p, "visits": v, "events": e}
+    return read_clean_tables(truth_dir)
 
 
 # --------------------------------------------------------------------------------------------------
