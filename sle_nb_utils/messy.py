@@ -240,6 +240,13 @@ class _Site:
         return f, man
 
 
+def _events_site(fname: str, e: pd.DataFrame, date_fmt: str, header_row: int, rename: dict) -> "_Site":
+    """An events export: dates formatted the site's way, columns renamed to the site's headers."""
+    f = e.copy()
+    f["event_date"] = _fmt_date(e["event_date"], date_fmt)
+    return _Site(fname, f, header_row, rename)
+
+
 def _file_defect(file, column, kind, raw_value, handling, expected_value, text) -> dict:
     return dict(file=file, row=pd.NA, column=column, kind=kind, raw_value=raw_value, handling=handling,
                 expected_value=expected_value, expected_handling=text)
@@ -508,10 +515,8 @@ def _nanjing(p, v, e, P, V, raw_dir, rng):
     fvis, mv = sv.finish()
     _write_csv(fvis, raw_dir / fv, "utf-8-sig")
     # events
-    f = e.copy()
-    f["event_date"] = _fmt_date(e["event_date"], "%Y-%m-%d")
-    se = _Site(fe, f, 1, {"patient_id": "Patient ID", "event_date": "Event date", "event": "Event type",
-                          "detail": "Details"})
+    se = _events_site(fe, e, "%Y-%m-%d", 1, {
+        "patient_id": "Patient ID", "event_date": "Event date", "event": "Event type", "detail": "Details"})
     _common_event_defects(se, e, p, "%Y-%m-%d")
     fev, me = se.finish()
     _write_csv(fev, raw_dir / fe, "utf-8-sig")
@@ -587,10 +592,8 @@ def _suzhou(p, v, e, P, V, raw_dir, rng):
                    "quarantined", "", "quarantined (its patient is quarantined)")
     fvis, mv = sv.finish()
     _write_csv(fvis, raw_dir / fv, "utf-8")
-    f = e.copy()
-    f["event_date"] = _fmt_date(e["event_date"], "%d/%m/%Y")
-    se = _Site(fe, f, 1, {"patient_id": "pat_id", "event_date": "date of event", "event": "event",
-                          "detail": "comment"})
+    se = _events_site(fe, e, "%d/%m/%Y", 1, {
+        "patient_id": "pat_id", "event_date": "date of event", "event": "event", "detail": "comment"})
     _common_event_defects(se, e, p, "%d/%m/%Y")
     fev, me = se.finish()
     _write_csv(fev, raw_dir / fe, "utf-8")
@@ -658,12 +661,10 @@ def _chicago(p, v, e, P, V, raw_dir, rng):
                         fixed={"creatinine_unit": "mg/dL"}, unknown="CH-UNKNOWN-9")
     fvis, mv = sv.finish()
     _write_csv(fvis, raw_dir / fv, "latin-1")
-    f = e.copy()
-    f["event_date"] = _fmt_date(e["event_date"], "%m/%d/%Y")
-    se = _Site(fe, f, 1, {"patient_id": "Subject ID", "event_date": "Event date", "event": "Event",
-                          "detail": "Details"})
-    if len(f) >= 2:
-        i = int(rng.integers(0, len(f)))
+    se = _events_site(fe, e, "%m/%d/%Y", 1, {
+        "patient_id": "Subject ID", "event_date": "Event date", "event": "Event", "detail": "Details"})
+    if len(e) >= 2:
+        i = int(rng.integers(0, len(e)))
         ev = str(e.at[i, "event"])
         se.cell(i, "event", "case", ev.upper(), "corrected", ev, f"corrected to {ev}")
     _common_event_defects(se, e, p, "%m/%d/%Y")
@@ -712,12 +713,10 @@ def _ebmt(p, v, e, P, V, raw_dir, rng):
         sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
     fpat, mp = sp.finish()
     # events sheet
-    f = e.copy()
-    f["event_date"] = _fmt_date(e["event_date"], "%d-%b-%Y")
-    se = _Site(fe, f, 2, {"patient_id": "UPN", "event_date": "Date of event", "event": "Event type",
-                          "detail": "Comment"})
-    if len(f) >= 2:
-        i = int(rng.integers(0, len(f)))
+    se = _events_site(fe, e, "%d-%b-%Y", 2, {
+        "patient_id": "UPN", "event_date": "Date of event", "event": "Event type", "detail": "Comment"})
+    if len(e) >= 2:
+        i = int(rng.integers(0, len(e)))
         se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
                    "dropped_duplicate", "", "dropped as exact duplicate")
     fev, me = se.finish()
