@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
 import re
 import sys
 from pathlib import Path
@@ -59,6 +61,21 @@ def render_html(notebook_path: Path, html_path: Path) -> None:
     html_path.write_text(_REMOTE.sub("", body), encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Point file descriptor 2 (inherited by kernel processes) at ``path`` for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_collection(data_dir: Path, out_dir: Path, notebooks=None) -> list[Path]:
     """Run every notebook on ``data_dir`` (raw exports) into ``out_dir`` and render the HTML site.
 
@@ -82,13 +99,16 @@ def run_collection(data_dir: Path, out_dir: Path, notebooks=None) -> list[Path]:
     site.mkdir(parents=True, exist_ok=True)
     done = []
     paths = [Path(p) for p in (notebooks or notebook_paths())]
-    for path in tqdm(paths, desc="notebooks", unit="nb", file=sys.stdout):
-        target = nb_out / path.name
-        pm.execute_notebook(str(path), str(target), kernel_name=KERNEL, cwd=str(config.NOTEBOOKS_DIR),
-                            parameters={"DATA_DIR": None if bundled else str(data_dir)},
-                            progress_bar=False, request_save_on_cell_execute=False)
-        render_html(target, site / f"{path.stem}.html")
-        done.append(target)
+    # kernels inherit this process's stderr; their start-up/shutdown chatter goes to kernels.log
+    # (cell errors still raise here, with the failing cell)
+    with _stderr_to(out_dir / "kernels.log"):
+        for path in tqdm(paths, desc="notebooks", unit="nb", file=sys.stdout):
+            target = nb_out / path.name
+            pm.execute_notebook(str(path), str(target), kernel_name=KERNEL, cwd=str(config.NOTEBOOKS_DIR),
+                                parameters={"DATA_DIR": None if bundled else str(data_dir)},
+                                progress_bar=False, request_save_on_cell_execute=False)
+            render_html(target, site / f"{path.stem}.html")
+            done.append(target)
     items = "\n".join(f'<li><a href="{html.escape(p.stem)}.html">{html.escape(p.stem)}</a></li>'
                       for p in done)
     source = "the bundled synthetic data" if bundled else "a user-supplied data folder"
