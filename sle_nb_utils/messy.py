@@ -240,6 +240,22 @@ class _Site:
         return f, man
 
 
+def _patients_text(p: pd.DataFrame, date_fmt: str, nephritis_labels: tuple, bool_labels: tuple,
+                   sex_labels: dict | None = None) -> pd.DataFrame:
+    """A patients table written the site's way: its date format, yes/no labels and sex labels."""
+    f = p.copy()
+    if sex_labels is not None:
+        f["sex"] = f["sex"].map(sex_labels)
+    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], *nephritis_labels)
+    for c in ("cd34_selected", "death_treatment_related"):
+        f[c] = _fmt_bool(f[c], *bool_labels)
+    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
+        f[c] = _fmt_date(f[c], date_fmt)
+    for c in ("nephritis_class", "death_cause"):
+        f[c] = _na_str(f[c])
+    return f
+
+
 def _events_site(fname: str, e: pd.DataFrame, date_fmt: str, header_row: int, rename: dict) -> "_Site":
     """An events export: dates formatted the site's way, columns renamed to the site's headers."""
     f = e.copy()
@@ -467,15 +483,7 @@ def _nanjing(p, v, e, P, V, raw_dir, rng):
         _file_defect(fe, "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
     ]
     # patients
-    f = p.copy()
-    f["sex"] = f["sex"].map({"F": "女", "M": "男"})
-    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "是", "否")
-    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "yes", "no")
-    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "yes", "no")
-    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
-        f[c] = _fmt_date(f[c], "%Y-%m-%d")
-    for c in ("nephritis_class", "death_cause"):
-        f[c] = _na_str(f[c])
+    f = _patients_text(p, "%Y-%m-%d", ("是", "否"), ("yes", "no"), {"F": "女", "M": "男"})
     rename = {"patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
               "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
               "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
@@ -539,14 +547,7 @@ def _suzhou(p, v, e, P, V, raw_dir, rng):
         _file_defect(fv, "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
                      "rows in mg/24h converted to g/24h (x 0.001)"),
     ]
-    f = p.copy()
-    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "1", "0")
-    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "1", "0")
-    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "1", "0")
-    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
-        f[c] = _fmt_date(f[c], "%d/%m/%Y")
-    for c in ("nephritis_class", "death_cause"):
-        f[c] = _na_str(f[c])
+    f = _patients_text(p, "%d/%m/%Y", ("1", "0"), ("1", "0"))
     rename = {c: c.replace("_", " ") for c in TABLES["patients"]}
     rename.update({"patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age",
                    "centre": "center"})
@@ -616,15 +617,7 @@ def _chicago(p, v, e, P, V, raw_dir, rng):
         _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
         _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
     ]
-    f = p.copy()
-    f["sex"] = f["sex"].map({"F": "Female", "M": "Male"})
-    f["lupus_nephritis"] = _fmt_bool(f["lupus_nephritis"], "Yes", "No")
-    f["cd34_selected"] = _fmt_bool(f["cd34_selected"], "Yes", "No")
-    f["death_treatment_related"] = _fmt_bool(f["death_treatment_related"], "Yes", "No")
-    for c in ("enrol_date", "transplant_date", "last_contact_date", "death_date"):
-        f[c] = _fmt_date(f[c], "%m/%d/%Y")
-    for c in ("nephritis_class", "death_cause"):
-        f[c] = _na_str(f[c])
+    f = _patients_text(p, "%m/%d/%Y", ("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"})
     rename = {"patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
               "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
               "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
