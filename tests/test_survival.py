@@ -152,12 +152,17 @@ def test_aalen_johansen_matches_lifelines_without_ties():
 
 
 # ---------------------------------------------------------------- R rerun
-@pytest.mark.r
-def test_r_reference_rerun(tmp_path):
+def run_rscript(script, *args, timeout=600):
+    """Run an R script (skip the test when Rscript is absent; conftest fails the skip under CI)."""
     if shutil.which("Rscript") is None:
         pytest.skip("Rscript not found")
-    subprocess.run(["Rscript", str(REF / "survival_reference.R"), str(tmp_path)], check=True,
-                   capture_output=True, timeout=600)
+    return subprocess.run(["Rscript", str(script), *map(str, args)], check=True, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.r
+def test_r_reference_rerun(tmp_path):
+    run_rscript(REF / "survival_reference.R", tmp_path)
     stored = sorted(p.name for p in VAL.glob("*.csv"))
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
     for name in stored:
@@ -348,8 +353,6 @@ write.csv(out, stdout(), row.names = FALSE)
 @pytest.mark.slow
 def test_live_r_larger_cohort_with_many_ties(tmp_path):
     """Fine-Gray, Gray's test and cuminc on 1500 simulated patients (many ties) against live R."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
     from io import StringIO
 
     from sle_nb_utils.bench_survival import simulate
@@ -357,8 +360,7 @@ def test_live_r_larger_cohort_with_many_ties(tmp_path):
     d = simulate(1500, seed=7)
     d.to_csv(tmp_path / "d.csv", index=False)
     (tmp_path / "live.R").write_text(LIVE_R)
-    res = subprocess.run(["Rscript", str(tmp_path / "live.R"), str(tmp_path / "d.csv")], check=True,
-                         capture_output=True, text=True, timeout=600)
+    res = run_rscript(tmp_path / "live.R", tmp_path / "d.csv")
     r = pd.read_csv(StringIO(res.stdout))
     fit = sv.fine_gray(d.time, d.status, d[["arm", "age", "nephritis"]].astype(float), gtol=1e-10, maxiter=50)
     close(fit.coef, r.value[r.what == "fg_coef"], 1e-6)
@@ -423,10 +425,7 @@ def test_fine_gray_10k_matches_crr(d10k, cause):
 @pytest.mark.slow
 def test_r_finegray_10k_reference_rerun(tmp_path):
     """Rerun finegray_10k_reference.R (crr on 10k patients, ~30 s) and compare with the stored values."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    subprocess.run(["Rscript", str(REF / "finegray_10k_reference.R"), str(tmp_path)], check=True,
-                   capture_output=True, timeout=900)
+    run_rscript(REF / "finegray_10k_reference.R", tmp_path, timeout=900)
     stored = sorted(p.name for p in FG10K.glob("*.csv"))
     assert stored == ["cause1.csv", "cause2.csv"]
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
