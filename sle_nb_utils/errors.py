@@ -36,3 +36,11 @@ class BadInputError(ValueError):
             where.append(f"column {self.column!r}")
         prefix = ", ".join(where)
         return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+class ConvergenceWarning(UserWarning):
+    """A model fit stopped before its convergence criterion was met (statsmodels-style).
+
+    The fit still returns a result, with ``converged=False`` in its summary; the warning says which
+    model, after how many iterations and by which criterion.
+    """

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): outside the estimators' import path; never imported by the notebooks."""

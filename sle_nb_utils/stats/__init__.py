@@ -1,0 +1,13 @@
+"""The stats layer: pure estimators on arrays, or a frame plus column names.
+
+Nothing here knows about cohorts, ADaM tables or published figures (that is the study layer,
+:mod:`sle_nb_utils.outcomes`).  One module per family; every public estimator checks its input
+through :mod:`sle_nb_utils.stats._validate` (one contract) and every regression returns a
+:class:`sle_nb_utils.stats.results.ModelResult`.
+
+- :mod:`.survival`: Kaplan-Meier, log-rank, medians, reverse-KM follow-up, RMST, risk tables.
+- :mod:`.competing`: Aalen-Johansen cumulative incidence, Gray's test, Fine-Gray regression.
+- :mod:`.cox`: Cox proportional hazards (Efron / Breslow ties, strata, robust SE, late entry) and
+  the ``cox.zph`` test.
+- :mod:`.results`: the common result object.
+"""
