@@ -16,9 +16,9 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BadInputError
-from ._validate import as_conf_level, as_groups, as_status, as_time, design_matrix
+from ._validate import as_conf_level, as_entry, as_groups, as_status, as_time, design_matrix
 from .results import ModelResult, warn_not_converged
-from .survival import DEFAULT_MILESTONES, _counts
+from .survival import DEFAULT_MILESTONES, _counts, _entered_at_or_after, _group_frames, _n_at_risk
 
 __all__ = ["aalen_johansen", "cif_milestones", "cif_var_at", "gray_test", "fine_gray"]
 
@@ -29,7 +29,7 @@ __all__ = ["aalen_johansen", "cif_milestones", "cif_var_at", "gray_test", "fine_
 # ---------------------------------------------------------------------------------------------
 
 
-def _aj_core(t: np.ndarray, s: np.ndarray, cause: int):
+def _aj_core(t: np.ndarray, s: np.ndarray, cause: int, entry: np.ndarray | None = None):
     """Cumulative incidence and cmprsk variance at each distinct time (numpy, vectorised).
 
     Transcribes Gray's Fortran ``cinc`` (cmprsk 2.2-11, src/cincsub.f): the variance is updated
@@ -39,6 +39,7 @@ def _aj_core(t: np.ndarray, s: np.ndarray, cause: int):
     d1_ind = (s == cause).astype(float)
     d2_ind = ((s != 0) & (s != cause)).astype(float)
     ut, rs, total, (nd1, nd2) = _counts(t, d1_ind, d2_ind)
+    rs = rs - _entered_at_or_after(entry, ut)  # late entry: at risk when entry < t <= time
     nd = nd1 + nd2
     n_censor = total - nd
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,7 +86,7 @@ def _cif_ci(cif, var, z):
     return se, lower, upper
 
 
-def aalen_johansen(time, status, cause: int = 1, conf_level: float = 0.95) -> pd.DataFrame:
+def aalen_johansen(time, status, cause: int = 1, group=None, entry=None, conf_level: float = 0.95) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of one cause, with cmprsk's variance (deterministic).
 
     Parameters
@@ -96,13 +97,21 @@ def aalen_johansen(time, status, cause: int = 1, conf_level: float = 0.95) -> pd
         0 = censored; ``cause`` = event of interest; any other positive code = competing event.
     cause : int
         Code of the cause of interest (default 1).
+    group : array-like, optional
+        One curve per group: a ``group`` column first, sorted by group.
+    entry : array-like of float, optional
+        Late-entry (left-truncation) times: at risk at t when entry < t <= time.  The estimate then
+        equals R ``survfit(Surv(entry, time, factor(status)) ~ 1, id=)`` (checked); the variance is
+        the same delta-method formula on the left-truncated risk sets (cmprsk, the reference of the
+        variance, has no late entry).
     conf_level : float
         Level of the pointwise interval (default 0.95).
 
     Returns
     -------
     pandas.DataFrame
-        One row per distinct observed time, sorted: ``time`` (months), ``n_risk`` (time >= t),
+        One row per distinct observed time, sorted: ``time`` (months), ``n_risk`` (time >= t and
+        entry < t),
         ``n_event_cause``, ``n_event_other``, ``n_censor``, ``cif`` (F(t) = sum over s <= t of
         S(s-) d_cause(s) / n(s), S the all-cause Kaplan-Meier), ``variance``, ``std_err``,
         ``lower``, ``upper``.
@@ -122,8 +131,12 @@ def aalen_johansen(time, status, cause: int = 1, conf_level: float = 0.95) -> pd
     """
     t = as_time(time)
     s = as_status(status, t.size)
+    en = as_entry(entry, t)
+    if group is not None:
+        return _group_frames(lambda a, b, c: aalen_johansen(a, b, cause=cause, entry=c, conf_level=conf_level),
+                             group, t.size, t, s, en)
     z = as_conf_level(conf_level)
-    ut, rs, nd1, nd2, nc, cif, var = _aj_core(t, s, int(cause))
+    ut, rs, nd1, nd2, nc, cif, var = _aj_core(t, s, int(cause), en)
     se, lower, upper = _cif_ci(cif, var, z)
     return pd.DataFrame(
         {
@@ -141,7 +154,7 @@ def aalen_johansen(time, status, cause: int = 1, conf_level: float = 0.95) -> pd
     )
 
 
-def cif_var_at(time, status, t, cause: int = 1):
+def cif_var_at(time, status, t, cause: int = 1, entry=None):
     """Fast cumulative incidence and its cmprsk variance at given times (numpy only).
 
     Returns ``(cif, variance)`` with the shape of ``t``; NaN beyond the last observed time
@@ -149,7 +162,7 @@ def cif_var_at(time, status, t, cause: int = 1):
     """
     tt = as_time(time)
     ss = as_status(status, tt.size)
-    ut, _, _, _, _, cif, var = _aj_core(tt, ss, int(cause))
+    ut, _, _, _, _, cif, var = _aj_core(tt, ss, int(cause), as_entry(entry, tt))
     q = np.asarray(t, dtype=float)
     idx = np.searchsorted(ut, q, side="right") - 1
     c = np.where(idx >= 0, cif[np.maximum(idx, 0)], 0.0)
@@ -167,9 +180,14 @@ def cif_milestones(
     status,
     cause: int = 1,
     at: Sequence[float] = DEFAULT_MILESTONES,
+    group=None,
+    entry=None,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
     """Cumulative incidence of ``cause`` at fixed milestones (months).
+
+    ``group`` and ``entry`` as in :func:`aalen_johansen` (one block of rows per group, ``group``
+    column first; late entry).
 
     Returns
     -------
@@ -180,11 +198,15 @@ def cif_milestones(
     """
     t = as_time(time)
     s = as_status(status, t.size)
+    en = as_entry(entry, t)
+    if group is not None:
+        return _group_frames(lambda a, b, c: cif_milestones(a, b, cause=cause, at=at, entry=c, conf_level=conf_level),
+                             group, t.size, t, s, en)
     z = as_conf_level(conf_level)
     q = np.sort(np.asarray(at, dtype=float).ravel())
-    c, v = cif_var_at(t, s, q, cause=cause)
+    c, v = cif_var_at(t, s, q, cause=cause, entry=en)
     se, lower, upper = _cif_ci(c, v, z)
-    nr = (t[None, :] >= q[:, None]).sum(axis=1)
+    nr = _n_at_risk(t, en, q)
     return pd.DataFrame(
         {
             "time": q,

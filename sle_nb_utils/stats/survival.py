@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BadInputError
-from ._validate import as_conf_level, as_event, as_groups, as_time
+from ._validate import as_conf_level, as_entry, as_event, as_groups, as_time
 
 __all__ = [
     "DEFAULT_MILESTONES",
@@ -55,6 +55,57 @@ def _counts(t: np.ndarray, *indicators: np.ndarray):
     n_risk = t.size - np.concatenate(([0], np.cumsum(total)[:-1]))
     sums = [np.bincount(inv, weights=ind, minlength=ut.size) for ind in indicators]
     return ut, n_risk.astype(float), total.astype(float), sums
+
+
+def _entered_at_or_after(entry: np.ndarray | None, times: np.ndarray) -> np.ndarray:
+    """Number of subjects whose late-entry time is >= each of ``times`` (not yet at risk there)."""
+    if entry is None:
+        return np.zeros(np.shape(times))
+    se = np.sort(entry)
+    return (se.size - np.searchsorted(se, times, side="left")).astype(float)
+
+
+def _km_curve(n_risk: np.ndarray, n_event: np.ndarray):
+    """S(t) and the Greenwood variance of log S(t) from risk-set and event counts per time."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(n_risk > 0, 1.0 - n_event / np.where(n_risk > 0, n_risk, 1.0), 1.0))
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    return surv, np.cumsum(term)
+
+
+def _n_at_risk(t: np.ndarray, entry: np.ndarray | None, q: np.ndarray) -> np.ndarray:
+    """Subjects at risk at each time of ``q``, as R ``summary(survfit, times=)``: the risk set of the
+    first observed time >= q (time >= q; with late entry, also entry < that time); 0 beyond."""
+    ut = np.unique(t)
+    idx = np.searchsorted(ut, q, side="left")
+    inside = idx < ut.size
+    u = ut[np.minimum(idx, ut.size - 1)]
+    st = np.sort(t)
+    n = (st.size - np.searchsorted(st, u, side="left")).astype(float) - _entered_at_or_after(entry, u)
+    return np.where(inside, n, 0.0).astype(np.int64)
+
+
+def _km_entry_core(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None):
+    """As :func:`_km_core`, with the risk set reduced by late entry (entry < t <= exit)."""
+    if entry is None:
+        return _km_core(t, e)
+    ut, n_risk, total, (n_event,) = _counts(t, e)
+    n_risk = n_risk - _entered_at_or_after(entry, ut)
+    surv, cumvar = _km_curve(n_risk, n_event)
+    return ut, n_risk, n_event, total - n_event, surv, cumvar
+
+
+def _group_frames(fn, group, n: int, *arrays, **kwargs) -> pd.DataFrame:
+    """Run ``fn(*arrays_of_one_group, **kwargs)`` per group; one long table with ``group`` first."""
+    labels, codes = as_groups(group, n)
+    parts = []
+    for k, lab in enumerate(labels):
+        m = codes == k
+        sub = [None if a is None else a[m] for a in arrays]
+        out = fn(*sub, **kwargs)
+        out.insert(0, "group", lab)
+        parts.append(out)
+    return pd.concat(parts, ignore_index=True)
 
 # ---------------------------------------------------------------------------------------------
 # Kaplan-Meier
@@ -97,7 +148,8 @@ def _km_ci(surv, sigma, z, conf_type):
     return np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)
 
 
-def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: str = "log-log") -> pd.DataFrame:
+def kaplan_meier(time, event, group=None, entry=None, conf_level: float = 0.95,
+                 conf_type: str = "log-log") -> pd.DataFrame:
     """Kaplan-Meier estimate of the survival function with Greenwood standard errors.
 
     Parameters
@@ -106,6 +158,11 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: str = "log-lo
         Follow-up in months (>= 0).
     event : array-like of {0, 1}
         1 = event, 0 = right-censored.
+    group : array-like, optional
+        One curve per group: the table gets a ``group`` column first and is sorted by group.
+    entry : array-like of float, optional
+        Late-entry (left-truncation) times, < ``time``: a subject is at risk at t when
+        entry < t <= time, as in R ``survfit(Surv(entry, time, event) ~ 1)``.
     conf_level : float
         Level of the pointwise confidence interval (default 0.95).
     conf_type : {"log-log", "log", "plain"}
@@ -120,7 +177,8 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: str = "log-lo
     -------
     pandas.DataFrame
         One row per distinct observed time (events and censorings), sorted:
-        ``time`` (months), ``n_risk`` (subjects with time >= t), ``n_event``, ``n_censor``,
+        ``time`` (months), ``n_risk`` (subjects with time >= t, and entry < t), ``n_event``,
+        ``n_censor``,
         ``surv`` (S(t), right-continuous), ``std_err`` (Greenwood SE of S(t), i.e.
         ``S(t) * sqrt(sum d / (n (n - d)))``, the ``std.err`` column of R ``summary(survfit)``),
         ``lower``, ``upper``.  After S(t) reaches 0, ``std_err`` is ``inf`` in the formula and
@@ -130,12 +188,16 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: str = "log-lo
     -----
     Kaplan EL, Meier P. JASA 1958;53:457-81.  Greenwood M. Reports on Public Health and Medical
     Subjects 33, 1926.  Matches R ``summary(survfit(Surv(time, event) ~ 1), censored=TRUE)`` to
-    1e-12 and lifelines ``KaplanMeierFitter``.
+    1e-12 and lifelines ``KaplanMeierFitter``; with ``entry``, R ``Surv(entry, time, event)``.
     """
     t = as_time(time)
     e = as_event(event, t.size)
+    en = as_entry(entry, t)
+    if group is not None:
+        return _group_frames(lambda a, b, c: kaplan_meier(a, b, entry=c, conf_level=conf_level,
+                                                          conf_type=conf_type), group, t.size, t, e, en)
     z = as_conf_level(conf_level)
-    ut, n_risk, n_event, n_censor, surv, cumvar = _km_core(t, e)
+    ut, n_risk, n_event, n_censor, surv, cumvar = _km_entry_core(t, e, en)
     sigma = np.sqrt(cumvar)
     lower, upper = _km_ci(surv, sigma, z, conf_type)
     with np.errstate(invalid="ignore"):
@@ -199,6 +261,8 @@ def km_milestones(
     time,
     event,
     at: Sequence[float] = DEFAULT_MILESTONES,
+    group=None,
+    entry=None,
     conf_level: float = 0.95,
     conf_type: str = "log-log",
 ) -> pd.DataFrame:
@@ -210,6 +274,8 @@ def km_milestones(
         Follow-up in months and 0/1 event indicator.
     at : sequence of float
         Milestones in months (default 12, 24, 36, 48, 60).
+    group, entry :
+        As in :func:`kaplan_meier`: one block of rows per group (``group`` column first); late entry.
     conf_level, conf_type :
         As in :func:`kaplan_meier` (default log-log interval).
 
@@ -225,9 +291,13 @@ def km_milestones(
     """
     t = as_time(time)
     e = as_event(event, t.size)
+    en = as_entry(entry, t)
+    if group is not None:
+        return _group_frames(lambda a, b, c: km_milestones(a, b, at=at, entry=c, conf_level=conf_level,
+                                                           conf_type=conf_type), group, t.size, t, e, en)
     z = as_conf_level(conf_level)
     q = np.sort(np.asarray(at, dtype=float).ravel())
-    ut, n_risk, n_event, n_censor, surv, cumvar = _km_core(t, e)
+    ut, n_risk, n_event, n_censor, surv, cumvar = _km_entry_core(t, e, en)
     idx = np.searchsorted(ut, q, side="right") - 1
     s = np.where(idx >= 0, surv[np.maximum(idx, 0)], 1.0)
     v = np.where(idx >= 0, cumvar[np.maximum(idx, 0)], 0.0)
@@ -237,7 +307,7 @@ def km_milestones(
     lower, upper = _km_ci(s, sigma, z, conf_type)
     with np.errstate(invalid="ignore"):
         se = s * sigma
-    nr = (t[None, :] >= q[:, None]).sum(axis=1)
+    nr = _n_at_risk(t, en, q)
     return pd.DataFrame(
         {"time": q, "n_risk": nr.astype(np.int64), "surv": s, "std_err": se, "lower": lower, "upper": upper}
     )
@@ -248,7 +318,7 @@ def km_milestones(
 # ---------------------------------------------------------------------------------------------
 
 
-def logrank_test(time, event, group, strata=None) -> pd.DataFrame:
+def logrank_test(time, event, group, strata=None, entry=None) -> pd.DataFrame:
     """Log-rank test comparing survival between groups (optionally stratified).
 
     Parameters
@@ -259,6 +329,11 @@ def logrank_test(time, event, group, strata=None) -> pd.DataFrame:
         Group labels (two or more groups).
     strata : array-like, optional
         Stratum labels: observed minus expected and its variance are summed over strata.
+    entry : array-like of float, optional
+        Late-entry (left-truncation) times: a subject is in the risk sets of times t with
+        entry < t <= time.  (R's ``survdiff`` takes right-censored data only; with late entry the
+        test equals the score test of ``coxph(Surv(entry, time, event) ~ group, ties="breslow")``
+        when no event times are tied, which is how it is checked.)
 
     Returns
     -------
@@ -274,6 +349,7 @@ def logrank_test(time, event, group, strata=None) -> pd.DataFrame:
     """
     t = as_time(time)
     e = as_event(event, t.size)
+    en = as_entry(entry, t)
     labels, g = as_groups(group, t.size, min_levels=2)
     _, st = as_groups(strata, t.size, name="strata")
     ng = labels.size
@@ -290,6 +366,10 @@ def logrank_test(time, event, group, strata=None) -> pd.DataFrame:
         np.add.at(cnt, (inv, gs), 1.0)
         np.add.at(dth, (inv, gs), es)
         nrisk = cnt[::-1].cumsum(axis=0)[::-1]  # at risk by group at each time
+        if en is not None:  # late entry: not yet at risk where entry >= t
+            ens = en[m]
+            for k in range(ng):
+                nrisk[:, k] -= _entered_at_or_after(ens[gs == k], ut)
         n = nrisk.sum(axis=1)
         d = dth.sum(axis=1)
         keep = d > 0
