@@ -142,7 +142,7 @@ def _km_ci(surv, sigma, z, conf_type):
             lower = np.where(surv > 0, np.clip(surv - z * se, 0, 1), np.nan)
             upper = np.where(surv > 0, np.clip(surv + z * se, 0, 1), np.nan)
         else:
-            raise ValueError("conf_type must be 'log-log', 'log' or 'plain'")
+            raise BadInputError(f"conf_type must be 'log-log', 'log' or 'plain', got {conf_type!r}")
         # R drops the interval where the SE is not finite (after S reached 0)
         bad = ~np.isfinite(sigma)
     return np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)
