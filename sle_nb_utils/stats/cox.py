@@ -1,0 +1,602 @@
+"""Cox proportional-hazards regression and the ``cox.zph`` test, matched to R ``survival``.
+
+The partial likelihood of Cox (1972) with Efron (1977) or Breslow (1974) handling of tied event
+times, strata (separate baseline hazards), case weights, late entry (left truncation, the
+counting-process form ``Surv(entry, exit, event)``), and the robust sandwich variance of Lin & Wei
+(1989), optionally summed over clusters.  :func:`cox_zph` is the score test of proportional
+hazards of Grambsch & Therneau (1994) in the form of R ``survival`` >= 3.0 (``cox.zph(fit)$table``).
+
+Algorithm
+---------
+The data are sorted once by (stratum, time).  For every value of the coefficients the risk-set
+sums S0 = sum w exp(eta), S1 = sum w exp(eta) x at each distinct event time are differences of
+reverse cumulative sums (minus the sums of subjects who have not entered yet); the deaths' own
+sums, needed for Efron's correction, are group sums over tied events.  The second-derivative sum
+S2 is never formed per time: its contribution to the information,
+``sum_j mw_j S2(t_j) / D_j``, equals ``X' diag(w exp(eta) H) X`` where H is the cumulative sum of
+``mw_j / D_j`` over the event times at which each subject is at risk.  One iteration therefore
+costs O(n p^2) with no Python loop over subjects or times.
+
+Newton-Raphson follows R's ``coxfit6`` (right-censored data) and ``agfit4`` (late entry) step for
+step: start at 0, stop when ``|1 - loglik_old / loglik_new| <= tol`` (R ``eps = 1e-9``), halve the
+step when the log partial likelihood decreases, and (``coxfit6``) clip the coefficients at 20
+times their initial standard scale.  The same iterates give R's coefficients, standard errors and
+log-likelihoods to rounding error (checked to 1e-8 in ``tests/test_cox.py`` against values written
+by ``tests/reference/cox_reference.R``).
+
+Conventions
+-----------
+- A subject is at risk at time t when ``entry < t <= exit`` (entry 0 when none is given); events
+  are counted before censorings at a tied time.
+- Case weights are R's ``weights=``: Efron's correction spreads the deaths' mean weight over the
+  tied deaths; ``n_events`` is the unweighted number of events (R ``nevent``).
+- Categorical covariates are dummy-coded against a reference level (R treatment contrasts), by
+  :func:`sle_nb_utils.stats._validate.design_matrix`; terms are named ``"sex[M]"`` (R ``sexM``).
+
+References
+----------
+Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187-220.
+Breslow NE. Covariance analysis of censored survival data. Biometrics 1974;30:89-99.
+Efron B. The efficiency of Cox's likelihood function for censored data. JASA 1977;72:557-65.
+Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JASA 1989;84:1074-8.
+Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted residuals.
+Biometrika 1994;81:515-26.
+Therneau TM. A package for survival analysis in R (``survival``; C sources ``coxfit6.c``,
+``agfit4.c``, ``zph1.c``, ``zph2.c``).  Therneau TM, Grambsch PM. Modeling survival data:
+extending the Cox model. Springer 2000.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from ..errors import BadInputError, ConvergenceWarning
+from . import _validate as _v
+from .results import ModelResult, warn_not_converged
+
+__all__ = ["cox_fit", "cox_zph", "CoxResult"]
+
+TIES = ("efron", "breslow")
+TRANSFORMS = ("km", "identity", "log", "rank")
+
+
+# ---------------------------------------------------------------------------------------------
+# the sorted structure (independent of the coefficients)
+# ---------------------------------------------------------------------------------------------
+
+
+class _CoxData:
+    """Validated arrays of one fit and the index arrays of its risk sets.
+
+    Event groups are the distinct (stratum, event time) pairs, in increasing key order.  Rows of
+    the Efron expansion ("steps") are the deaths of each group (Efron) or the groups themselves
+    (Breslow).
+    """
+
+    def __init__(self, X, time, event, entry, strata, weights, efron):
+        n, p = X.shape
+        self.n, self.p = n, p
+        self.X, self.time, self.event, self.entry, self.strata, self.weights = X, time, event, entry, strata, weights
+        self.efron = efron
+        w = weights
+        self.mean = w @ X / w.sum()
+        self.Xc = X - self.mean
+        if entry is None:
+            _, rank = np.unique(time, return_inverse=True)
+            m = rank.max() + 2
+        else:
+            _, rank = np.unique(np.concatenate((time, entry)), return_inverse=True)
+            m = rank.max() + 2
+        rank = rank.astype(np.int64)
+        kexit = strata * m + rank[:n]            # (stratum, exit) as one sortable integer
+        dead = event == 1
+        gkey, ginv = np.unique(kexit[dead], return_inverse=True)
+        o = np.argsort(ginv, kind="stable")
+        self.ev = np.flatnonzero(dead)[o]       # event rows, grouped by event time
+        self.ev_group = ginv[o]
+        G = gkey.size
+        self.G = G
+        self.nd = np.bincount(self.ev_group, minlength=G)
+        self.gstart = np.concatenate(([0], np.cumsum(self.nd)[:-1]))
+        self.deadwt = np.bincount(self.ev_group, weights=w[self.ev], minlength=G)
+        if efron:
+            k = np.arange(self.ev.size) - self.gstart[self.ev_group]
+            self.step_group = self.ev_group
+            self.frac = k / self.nd[self.ev_group]
+            self.mw = self.deadwt[self.ev_group] / self.nd[self.ev_group]
+        else:
+            self.step_group = np.arange(G)
+            self.frac = np.zeros(G)
+            self.mw = self.deadwt
+        self.wx_dead = w[self.ev] @ self.Xc[self.ev]
+        gend = (gkey // m + 1) * m               # first key of the next stratum
+        self.oexit = np.argsort(kexit, kind="stable")
+        ks = kexit[self.oexit]
+        self.lo_exit, self.hi_exit = np.searchsorted(ks, gkey), np.searchsorted(ks, gend)
+        self.h_hi = np.searchsorted(gkey, kexit, side="right")
+        if entry is None:
+            self.h_lo = np.searchsorted(gkey, strata * m)
+        else:
+            kentry = strata * m + rank[n:]
+            self.oentry = np.argsort(kentry, kind="stable")
+            ks = kentry[self.oentry]
+            self.lo_entry, self.hi_entry = np.searchsorted(ks, gkey), np.searchsorted(ks, gend)
+            self.h_lo = np.searchsorted(gkey, kentry, side="right")
+
+    # -- sums over risk sets -----------------------------------------------------------------
+    def _riskset(self, V):
+        """Sums of the rows of V over the risk set of every event group (G x k)."""
+        out = self._suffix(V, self.oexit, self.lo_exit, self.hi_exit)
+        if self.entry is not None:
+            out -= self._suffix(V, self.oentry, self.lo_entry, self.hi_entry)
+        return out
+
+    @staticmethod
+    def _suffix(V, order, lo, hi):
+        rc = np.zeros((V.shape[0] + 1, V.shape[1]))
+        rc[:-1] = np.cumsum(V[order][::-1], axis=0)[::-1]
+        return rc[lo] - rc[hi]
+
+    def _at_risk_sum(self, P):
+        """For every subject, the sum of the group values P over the groups it is at risk at."""
+        c = np.zeros((P.shape[0] + 1,) + P.shape[1:])
+        c[1:] = np.cumsum(P, axis=0)
+        return c[self.h_hi] - c[self.h_lo]
+
+    def steps(self, beta):
+        """Risk score and the per-step quantities of the log partial likelihood at ``beta``."""
+        eta = self.Xc @ beta
+        risk = np.exp(eta)
+        r = self.weights * risk
+        V = np.empty((self.n, self.p + 1))
+        V[:, 0] = r
+        V[:, 1:] = r[:, None] * self.Xc
+        S = self._riskset(V)
+        g = self.step_group
+        if self.efron:
+            E = np.add.reduceat(V[self.ev], self.gstart, axis=0)
+            A = S[g] - self.frac[:, None] * E[g]
+        else:
+            A = S
+        D = A[:, 0]
+        xbar = A[:, 1:] / D[:, None]
+        return eta, risk, r, D, xbar
+
+    def loglik_score_info(self, beta):
+        """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
+        eta, _, r, D, xbar = self.steps(beta)
+        mw = self.mw
+        loglik = float(self.weights[self.ev] @ eta[self.ev] - mw @ np.log(D))
+        u = self.wx_dead - mw @ xbar
+        info = self._information(r, D, xbar, np.ones(self.G))
+        return loglik, u, info
+
+    def _information(self, r, D, xbar, gw):
+        """``sum_j gw_j mw_j (C_j / D_j - xbar_j xbar_j')``, with C_j never formed."""
+        g = self.step_group
+        lam = self.mw / D * gw[g]
+        P = np.bincount(g, weights=lam, minlength=self.G)
+        h = r * self._at_risk_sum(P)
+        if self.efron:
+            Q = np.bincount(g, weights=lam * self.frac, minlength=self.G)
+            h[self.ev] -= r[self.ev] * Q[self.ev_group]
+        Xc = self.Xc
+        # lam * D = gw * mw: the weight of each step's xbar xbar' term
+        return Xc.T @ (h[:, None] * Xc) - ((lam * D)[:, None] * xbar).T @ xbar
+
+    def score_residuals(self, beta):
+        """Score residuals per subject (unweighted; R ``residuals(fit, "score")``), n x p."""
+        _, risk, _, D, xbar = self.steps(beta)
+        g = self.step_group
+        lam = self.mw / D
+        G = self.G
+        P = np.bincount(g, weights=lam, minlength=G)
+        PX = np.zeros((G, self.p))
+        np.add.at(PX, g, lam[:, None] * xbar)
+        H = self._at_risk_sum(P)
+        HX = self._at_risk_sum(PX)
+        Xc = self.Xc
+        U = -risk[:, None] * (Xc * H[:, None] - HX)
+        ge = self.ev_group
+        xe = np.zeros((G, self.p))
+        np.add.at(xe, g, xbar)
+        xe /= np.bincount(g, minlength=G)[:, None]       # the mean of the Efron means
+        ev = self.ev
+        U[ev] += Xc[ev] - xe[ge]
+        if self.efron:
+            Q = np.bincount(g, weights=lam * self.frac, minlength=G)
+            QX = np.zeros((G, self.p))
+            np.add.at(QX, g, (lam * self.frac)[:, None] * xbar)
+            U[ev] += risk[ev][:, None] * (Xc[ev] * Q[ge][:, None] - QX[ge])
+        return U
+
+
+# ---------------------------------------------------------------------------------------------
+# Newton-Raphson (R coxfit6 / agfit4)
+# ---------------------------------------------------------------------------------------------
+
+
+def _solve(info, u):
+    try:
+        return linalg.solve(info, u, assume_a="pos")
+    except (linalg.LinAlgError, ValueError):
+        return np.linalg.lstsq(info, u, rcond=None)[0]
+
+
+def _newton(cd: _CoxData, max_iter: int, tol: float):
+    """Maximise the log partial likelihood as R does.
+
+    Returns beta, score, information, loglik, loglik at 0, iterations and whether it converged.
+    """
+    beta = np.zeros(cd.p)
+    loglik0, u, info = cd.loglik_score_info(beta)
+    best = loglik0
+    newbeta = beta + _solve(info, u)
+    maxbeta = None
+    if cd.entry is None:  # coxfit6 caps |beta| at 20 initial scales (0/1 columns are not scaled)
+        w = cd.weights
+        spread = (w @ np.abs(cd.Xc)) / w.sum()
+        zero_one = np.all(np.isin(cd.X, (-1.0, 0.0, 1.0)), axis=0) | (spread <= 0)
+        scale = np.where(zero_one, 1.0, 1.0 / np.where(zero_one, 1.0, spread))
+        maxbeta = 20 * scale**2 * np.sqrt(np.diag(info) / cd.deadwt.sum())
+    halving, converged, newlk, it = 0, False, loglik0, 0
+    for it in range(1, max_iter + 1):
+        newlk, u, info = cd.loglik_score_info(newbeta)
+        ok = bool(np.isfinite(newlk) and np.all(np.isfinite(np.diag(info))))
+        if ok and halving == 0 and abs(1 - best / newlk) <= tol:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        if not ok or newlk < best:  # worse than the last good step: back off towards it
+            halving += 1
+            if cd.entry is None:
+                newbeta = (newbeta + beta) / 2
+            else:
+                newbeta = (beta * halving + newbeta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = newlk
+            step = _solve(info, u)
+            beta = newbeta
+            newbeta = newbeta + step
+            if maxbeta is not None:
+                newbeta = np.clip(newbeta, -maxbeta, maxbeta)
+    return newbeta, u, info, newlk, loglik0, it, converged
+
+
+# ---------------------------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------------------------
+
+
+def _columns(data, names, what):
+    if not isinstance(data, pd.DataFrame):
+        raise BadInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in names if c not in data.columns]
+    if missing:
+        raise BadInputError(f"{what} not in the data (columns: {list(map(str, data.columns))[:20]})",
+                            column=", ".join(map(str, missing)))
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)
+
+
+def _strata_codes(data, names, n):
+    if not names:
+        return np.zeros(n, dtype=np.int64), None
+    codes, labels = [], []
+    for nm in names:
+        lab, code = _v.as_groups(data[nm], n, name=str(nm))
+        codes.append(code)
+        labels.append(lab)
+    if len(codes) == 1:
+        return codes[0], [str(x) for x in labels[0]]
+    combos, joint = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+    names_out = [", ".join(f"{nm}={labels[k][c]}" for k, (nm, c) in enumerate(zip(names, row))) for row in combos]
+    return joint.ravel().astype(np.int64), names_out
+
+
+def _as_weights(x, n, name):
+    w = _v._numeric(x, name)
+    _v._check_length(w, n, name)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        raise BadInputError(f"{int(bad.sum())} weight(s) missing, infinite or <= 0; case weights must be "
+                            "finite and > 0 (as R coxph)", column=name)
+    return w
+
+
+def _prepare(data, covariates, time, event, entry, strata, weights, cluster, reference):
+    """Validate the columns of a fit (the one input contract of :mod:`sle_nb_utils.stats`)."""
+    covariates = _as_list(covariates)
+    if not covariates:
+        raise BadInputError("no covariates given")
+    strata = _as_list(strata)
+    named = [time, event] + covariates + strata + [c for c in (entry, weights, cluster) if c is not None]
+    _columns(data, named, "column(s)")
+    t = _v.as_time(data[time], time)
+    n = t.size
+    e = _v.as_event(data[event], n, event)
+    a = _v.as_entry(None if entry is None else data[entry], t, entry or "entry")
+    s, slabels = _strata_codes(data, strata, n)
+    w = np.ones(n) if weights is None else _as_weights(data[weights], n, weights)
+    cl = None if cluster is None else _v.as_groups(data[cluster], n, name=cluster)[1]
+    design = _v.design_matrix(data[covariates], n, reference=reference)
+    if e.sum() == 0:
+        raise BadInputError(f"no events: all {n} subjects are censored, so the Cox model has nothing to "
+                            "estimate", column=event)
+    assign = {}
+    for c in covariates:
+        if c in design.reference:
+            assign[str(c)] = [j for j, term in enumerate(design.terms) if term.startswith(f"{c}[")]
+        else:
+            assign[str(c)] = [design.terms.index(str(c))]
+    return dict(X=design.X, time=t, event=e, entry=a, strata=s, weights=w, cluster=cl), design, assign, slabels
+
+
+# ---------------------------------------------------------------------------------------------
+# result
+# ---------------------------------------------------------------------------------------------
+
+
+class CoxResult(ModelResult):
+    """A fitted Cox model (:class:`~sle_nb_utils.stats.results.ModelResult` with ``ratio_name="hr"``).
+
+    Besides the common attributes (``params``, ``se``, ``cov``, ``conf_int()``, ``summary``,
+    ``converged``, ``n_iter``, ``n``, ``n_events``, ``loglik``, ``loglik_null``):
+
+    Attributes
+    ----------
+    ties : {"efron", "breslow"}
+    robust : bool
+        ``se``/``cov`` are the robust (sandwich) ones; the model-based SE is in
+        ``extra["naive_se"]`` and the model-based covariance in ``extra["naive_cov"]``.
+    assign : dict
+        Covariate -> indices of its terms (several for a categorical covariate), as R ``assign``.
+    reference : dict
+        Reference level of every categorical covariate.
+    strata_levels : list of str or None
+    columns : dict
+        The column names the model was fitted with (time, event, entry, strata, weights, cluster,
+        covariates), used by :func:`cox_zph` to check that ``data`` is the data of the fit.
+    """
+
+    def __init__(self, *args, ties, robust, assign, reference, strata_levels, columns, cox_data, **kw):
+        super().__init__(*args, **kw)
+        self.ties = ties
+        self.robust = robust
+        self.assign = assign
+        self.reference = reference
+        self.strata_levels = strata_levels
+        self.columns = columns
+        self._cox_data = cox_data
+
+    @property
+    def linear_predictors(self) -> np.ndarray:
+        """Centred linear predictors, ``(x - mean) @ beta`` (R ``fit$linear.predictors``)."""
+        return self._cox_data.Xc @ self.params.to_numpy()
+
+    def __repr__(self) -> str:  # no addresses in notebook output
+        return (f"CoxResult({self.model!r}, n={self.n}, events={self.n_events}, terms={self.terms}, "
+                f"robust={self.robust}, converged={self.converged})")
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+
+
+def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time", event: str = "event",
+            entry: str | None = None, strata=None, weights: str | None = None, cluster: str | None = None,
+            robust: bool = False, ties: str = "efron", reference=None, conf_level: float = 0.95,
+            max_iter: int = 30, tol: float = 1e-9) -> CoxResult:
+    """Fit a Cox proportional-hazards model (R ``coxph``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval with ``entry``).
+    covariates : sequence of str
+        Covariate columns: numeric, boolean, or categorical (text / pandas categorical), which
+        are dummy-coded against a reference level like R's treatment contrasts.
+    time, event : str
+        Exit time (months by the package convention; finite, >= 0) and 0/1 event columns.
+        An event coded 1/2 (R's ``Surv`` convention) is refused: recode it as 0/1.
+    entry : str, optional
+        Late-entry (left-truncation) time, < exit: R ``Surv(entry, time, event)``.  A subject is
+        at risk at t when ``entry < t <= time``.
+    strata : str or list of str, optional
+        Stratification column(s): separate baseline hazards, as R ``strata()``.
+    weights : str, optional
+        Case weights (finite, > 0), as R ``weights=``.
+    cluster : str, optional
+        Cluster column: robust variance summed over clusters (R ``cluster()``); implies ``robust``.
+    robust : bool
+        Robust (sandwich) variance of Lin & Wei (1989), as R ``robust=TRUE``.
+    ties : {"efron", "breslow"}
+        Handling of tied event times (Efron 1977; Breslow 1974).  R's default is Efron.
+    reference : dict, optional
+        Categorical covariate -> reference level (default: the first level in sorted order).
+    conf_level : float
+        Level of the Wald intervals in ``summary`` and ``conf_int()``.
+    max_iter : int
+        Maximum Newton-Raphson iterations (R ``iter.max``, default 20 there).
+    tol : float
+        Convergence criterion on the relative change of the log partial likelihood (R ``eps``).
+
+    Returns
+    -------
+    CoxResult
+        ``summary`` columns ``term, coef, hr, se, lower, upper, z, p, n, n_events, converged``.
+
+    Raises
+    ------
+    BadInputError
+        Missing columns, invalid times, events not 0/1, no events, constant or collinear
+        covariates (the error names the column), non-positive weights, unknown ``ties``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When Newton-Raphson stops after ``max_iter`` iterations (``converged=False``), or when the
+        log-likelihood converged while a coefficient was still drifting to infinity (monotone
+        likelihood; R: "coefficient may be infinite").
+
+    Notes
+    -----
+    Cox 1972; Efron 1977; Breslow 1974; Lin & Wei 1989; Therneau's R ``survival`` (``coxph``).
+    See the module docstring for the algorithm.
+    """
+    if ties not in TIES:
+        raise BadInputError(f"ties must be one of {TIES}, got {ties!r} (the 'exact' method is not implemented)")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise BadInputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    arr, design, assign, slabels = _prepare(data, covariates, time, event, entry, strata, weights, cluster,
+                                            reference)
+    _v.as_conf_level(conf_level)
+    robust = bool(robust) or cluster is not None
+    efron = ties == "efron"
+    cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron)
+    beta, u, info, loglik, loglik0, n_iter, converged = _newton(cd, int(max_iter), float(tol))
+    model = f"Cox ({'Efron' if efron else 'Breslow'})"
+    try:
+        cov = linalg.inv(info, check_finite=True)
+    except (linalg.LinAlgError, ValueError):
+        cov = np.full((cd.p, cd.p), np.nan)
+    cov = (cov + cov.T) / 2
+    if not converged:
+        warn_not_converged(model, n_iter, f"relative change of the log partial likelihood > {tol:g}")
+    else:
+        infs = np.abs(u @ cov)
+        flag = ~np.isfinite(u) | ((infs > tol) & (infs > np.sqrt(tol) * np.abs(beta)))
+        if flag.any():
+            names = ", ".join(design.terms[j] for j in np.flatnonzero(flag))
+            warnings.warn(f"{model}: the log-likelihood converged before the coefficient of {names}; it may be "
+                          "infinite (monotone likelihood, e.g. no events in one group)", ConvergenceWarning,
+                          stacklevel=2)
+    naive = cov
+    extra = {"naive_se": pd.Series(np.sqrt(np.diag(naive)), index=design.terms, name="naive_se"),
+             "naive_cov": pd.DataFrame(naive, index=design.terms, columns=design.terms),
+             "means": pd.Series(cd.mean, index=design.terms), "score": u}
+    if robust:
+        resid = cd.score_residuals(beta) * cd.weights[:, None]
+        dfbeta = resid @ naive
+        if arr["cluster"] is not None:
+            k = arr["cluster"]
+            dfbeta = np.column_stack([np.bincount(k, weights=dfbeta[:, j]) for j in range(cd.p)])
+        cov = dfbeta.T @ dfbeta
+    columns = {"time": time, "event": event, "entry": entry, "strata": _as_list(strata), "weights": weights,
+               "cluster": cluster, "covariates": [str(c) for c in _as_list(covariates)]}
+    return CoxResult(model, design.terms, beta, cov, converged=converged, n_iter=n_iter, n=cd.n,
+                     n_events=int(arr["event"].sum()), loglik=loglik, loglik_null=loglik0, ratio_name="hr",
+                     conf_level=conf_level, extra=extra, ties=ties, robust=robust, assign=assign,
+                     reference=dict(design.reference), strata_levels=slabels, columns=columns, cox_data=cd)
+
+
+def _same_data(fit: CoxResult, data: pd.DataFrame) -> None:
+    """Raise unless ``data`` gives exactly the validated arrays of ``fit``."""
+    c = fit.columns
+    arr, design, _, _ = _prepare(data, c["covariates"], c["time"], c["event"], c["entry"], c["strata"],
+                                 c["weights"], c["cluster"], fit.reference)
+    cd = fit._cox_data
+    mine = {"X": cd.X, "time": cd.time, "event": cd.event, "entry": cd.entry, "strata": cd.strata,
+            "weights": cd.weights}
+    if arr["X"].shape != cd.X.shape or design.terms != fit.terms:
+        raise BadInputError(f"data is not the data of the fit: {arr['X'].shape[0]} rows and terms "
+                            f"{design.terms}, the fit has {cd.n} rows and terms {fit.terms}; call cox_zph(fit) "
+                            "without data")
+    for k, a in mine.items():
+        b = arr[k]
+        if (a is None) != (b is None) or (a is not None and not np.array_equal(a, b)):
+            raise BadInputError(f"data is not the data of the fit: its {k} values differ from the fitted ones; "
+                                "call cox_zph(fit) without data")
+
+
+def _time_transform(cd: _CoxData, transform: str) -> np.ndarray:
+    t = cd.time
+    if transform == "identity":
+        return t.astype(float)
+    if transform == "log":
+        if np.any(t <= 0):
+            raise BadInputError(f"{int((t <= 0).sum())} time(s) <= 0: the 'log' transform needs times > 0")
+        return np.log(t)
+    if transform == "rank":
+        return stats.rankdata(t)
+    # "km": 1 - the left-continuous Kaplan-Meier of all subjects (late entry respected), unweighted
+    ut, d = np.unique(t[cd.event == 1], return_counts=True)
+    n_risk = t.size - np.searchsorted(np.sort(t), ut)
+    if cd.entry is not None:
+        n_risk = n_risk - (t.size - np.searchsorted(np.sort(cd.entry), ut))
+    surv = np.concatenate(([1.0], np.cumprod(1.0 - d / n_risk)))
+    return 1.0 - surv[np.searchsorted(ut, t, side="left")]
+
+
+def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "km") -> pd.DataFrame:
+    """Test of proportional hazards: the score test of adding ``x * g(t)`` (R ``cox.zph``).
+
+    For each covariate (term), the score test at the fitted coefficients of adding the
+    interaction of its column(s) with g(t) to the model; GLOBAL tests all of them together.  This
+    is the form of R ``survival`` >= 3.0 (``cox.zph(fit, transform)$table``), computed on the
+    sorted structure of the fit (strata, weights, ties and late entry as fitted).
+
+    Parameters
+    ----------
+    fit : CoxResult
+        From :func:`cox_fit`; it keeps the data it was fitted on.
+    data : pandas.DataFrame, optional
+        Only for a check: if given, it must give exactly the fitted values (else BadInputError).
+    transform : {"km", "identity", "log", "rank"}
+        g(t): ``"km"`` (R's default) is 1 - the left-continuous Kaplan-Meier estimate of all
+        subjects; ``"rank"`` the average rank of the exit times.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term``, ``chisq``, ``df``, ``p``: one row per covariate (a categorical covariate is one
+        term with df = levels - 1), then ``GLOBAL``.
+
+    Notes
+    -----
+    Grambsch & Therneau 1994; Therneau's R ``survival`` (``cox.zph``, C ``zph1``/``zph2``).
+    """
+    if not isinstance(fit, CoxResult):
+        raise BadInputError(f"fit must be a CoxResult from cox_fit, got {type(fit).__name__}")
+    if transform not in TRANSFORMS:
+        raise BadInputError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    if data is not None:
+        _same_data(fit, data)
+    cd = fit._cox_data
+    beta = fit.params.to_numpy()
+    tt = _time_transform(cd, transform)
+    gt = tt - tt[cd.event == 1].mean()
+    gg = gt[cd.ev[cd.gstart]]                        # g(t) of each event group
+    _, _, r, D, xbar = cd.steps(beta)
+    p = cd.p
+    gs = gg[cd.step_group]
+    w_ev = cd.weights[cd.ev]
+    u2 = (w_ev * gg[cd.ev_group]) @ cd.Xc[cd.ev] - (cd.mw * gs) @ xbar
+    imat = np.zeros((2 * p, 2 * p))
+    i0 = cd._information(r, D, xbar, np.ones(cd.G))
+    i1 = cd._information(r, D, xbar, gg)
+    i2 = cd._information(r, D, xbar, gg * gg)
+    imat[:p, :p], imat[:p, p:], imat[p:, :p], imat[p:, p:] = i0, i1, i1.T, i2
+    rows = []
+    for term, jj in fit.assign.items():
+        kk = list(range(p)) + [p + j for j in jj]
+        uu = np.concatenate((np.zeros(p), u2[jj]))
+        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        rows.append((term, stat, len(jj)))
+    uu = np.concatenate((np.zeros(p), u2))
+    rows.append(("GLOBAL", float(uu @ np.linalg.solve(imat, uu)), p))
+    out = pd.DataFrame(rows, columns=["term", "chisq", "df"])
+    out["p"] = stats.chi2.sf(out.chisq, out.df)
+    return out
