@@ -71,149 +71,155 @@ TRANSFORMS = ("km", "identity", "log", "rank")
 
 
 class _CoxData:
-    """Validated arrays of one fit and the index arrays of its risk sets.
+    """Validated arrays of one fit, sorted once, and the index arrays of its risk sets.
 
-    Event groups are the distinct (stratum, event time) pairs, in increasing key order.  Rows of
-    the Efron expansion ("steps") are the deaths of each group (Efron) or the groups themselves
-    (Breslow).
+    Rows are kept in R's processing order: by stratum, then time descending, deaths before
+    censorings at a tied time; covariates are centred (weighted mean) and stored as a p x n array.
+    An event group is a run of tied deaths (one stratum, one time).  The "steps" of the log
+    partial likelihood are the deaths of each group (Efron: the k-th tied death sees the deaths'
+    risk down-weighted by k/d) or the groups themselves (Breslow).
     """
 
     def __init__(self, X, time, event, entry, strata, weights, efron):
         n, p = X.shape
-        self.n, self.p = n, p
+        self.n, self.p, self.efron = n, p, efron
         self.X, self.time, self.event, self.entry, self.strata, self.weights = X, time, event, entry, strata, weights
-        self.efron = efron
-        w = weights
-        self.mean = w @ X / w.sum()
-        self.Xc = X - self.mean
-        if entry is None:
-            _, rank = np.unique(time, return_inverse=True)
-            m = rank.max() + 2
-        else:
-            _, rank = np.unique(np.concatenate((time, entry)), return_inverse=True)
-            m = rank.max() + 2
-        rank = rank.astype(np.int64)
-        kexit = strata * m + rank[:n]            # (stratum, exit) as one sortable integer
-        dead = event == 1
-        gkey, ginv = np.unique(kexit[dead], return_inverse=True)
-        o = np.argsort(ginv, kind="stable")
-        self.ev = np.flatnonzero(dead)[o]       # event rows, grouped by event time
-        self.ev_group = ginv[o]
-        G = gkey.size
-        self.G = G
-        self.nd = np.bincount(self.ev_group, minlength=G)
-        self.gstart = np.concatenate(([0], np.cumsum(self.nd)[:-1]))
-        self.deadwt = np.bincount(self.ev_group, weights=w[self.ev], minlength=G)
+        self.mean = weights @ X / weights.sum()
+        o = np.argsort(event.astype(np.int8), kind="stable")
+        o = o[np.argsort(time[o], kind="stable")]
+        if strata.max() > 0:
+            o = o[np.argsort(strata[o], kind="stable")]
+        o = o[::-1]  # stratum, time descending, deaths first
+        self.order = o
+        ts, ss = time[o], strata[o]
+        self.XT = np.ascontiguousarray((X[o] - self.mean).T)
+        self.w = weights[o]
+        self.dead = event[o] == 1
+        rows = np.arange(n)
+        new_s = np.r_[True, ss[1:] != ss[:-1]]
+        new_b = new_s | np.r_[True, ts[1:] != ts[:-1]]
+        s_start = np.maximum.accumulate(np.where(new_s, rows, 0))          # first row of the stratum
+        s_end = np.r_[np.flatnonzero(new_s)[1:], n][np.cumsum(new_s) - 1]  # one past its last row
+        b_start = np.maximum.accumulate(np.where(new_b, rows, 0))          # first row of the tie block
+        b_end = np.r_[np.flatnonzero(new_b)[1:], n][np.cumsum(new_b) - 1]
+        starts = np.flatnonzero(new_b & self.dead)                         # event groups, by row
+        cdead = np.r_[0, np.cumsum(self.dead)]
+        self.g_start = starts
+        self.nd = cdead[b_end[starts]] - cdead[starts]
+        self.g_end, self.g_sb = b_end[starts], s_start[starts]
+        G = self.G = starts.size
+        self.ev = np.flatnonzero(self.dead)
+        self.ev_group = np.repeat(np.arange(G), self.nd)
+        self.deadwt = np.bincount(self.ev_group, weights=self.w[self.ev], minlength=G)
         if efron:
-            k = np.arange(self.ev.size) - self.gstart[self.ev_group]
             self.step_group = self.ev_group
-            self.frac = k / self.nd[self.ev_group]
+            self.frac = (self.ev - starts[self.ev_group]) / self.nd[self.ev_group]
             self.mw = self.deadwt[self.ev_group] / self.nd[self.ev_group]
         else:
-            self.step_group = np.arange(G)
-            self.frac = np.zeros(G)
-            self.mw = self.deadwt
-        self.wx_dead = w[self.ev] @ self.Xc[self.ev]
-        gend = (gkey // m + 1) * m               # first key of the next stratum
-        self.oexit = np.argsort(kexit, kind="stable")
-        ks = kexit[self.oexit]
-        self.lo_exit, self.hi_exit = np.searchsorted(ks, gkey), np.searchsorted(ks, gend)
-        self.h_hi = np.searchsorted(gkey, kexit, side="right")
-        if entry is None:
-            self.h_lo = np.searchsorted(gkey, strata * m)
-        else:
-            kentry = strata * m + rank[n:]
-            self.oentry = np.argsort(kentry, kind="stable")
-            ks = kentry[self.oentry]
-            self.lo_entry, self.hi_entry = np.searchsorted(ks, gkey), np.searchsorted(ks, gend)
-            self.h_lo = np.searchsorted(gkey, kentry, side="right")
+            self.step_group, self.frac, self.mw = np.arange(G), np.zeros(G), self.deadwt
+        self.wx_dead = self.XT[:, self.ev] @ self.w[self.ev]
+        self.w_dead = np.where(self.dead, self.w, 0.0)
+        # Efron's correction only concerns groups of tied deaths (none with continuous times)
+        tied = self.nd > 1
+        self.tied_groups = np.flatnonzero(tied)
+        tied_ev = tied[self.ev_group]
+        self.tied_ev, self.tied_ev_group = self.ev[tied_ev], self.ev_group[tied_ev]
+        self.tied_steps = np.flatnonzero(tied_ev) if efron else np.zeros(0, dtype=np.int64)
+        self.tied_step_group = np.searchsorted(self.tied_groups, self.step_group[self.tied_steps])
+        # groups at which row i is at risk: [h_lo, h_hi) in group order
+        self.h_lo = np.searchsorted(starts, b_start)
+        self.h_hi = np.searchsorted(starts, s_end)
+        if entry is not None:
+            _, rank = np.unique(np.concatenate((ts, entry[o])), return_inverse=True)
+            m = int(rank.max()) + 2
+            kexit = ss * m + rank[:n]
+            kentry = ss * m + rank[n:]
+            gkey_up = kexit[starts][::-1]                                   # ascending
+            below = (np.searchsorted(gkey_up, kentry, side="right") - np.searchsorted(gkey_up, ss * m))
+            self.h_hi = self.h_hi - below                                   # drop groups at t <= entry
+            oe = np.lexsort((kentry,))[::-1]                                # entry descending
+            self.oentry = oe
+            nk = -kentry[oe]
+            gk = kexit[starts]
+            self.e_lo = np.searchsorted(nk, -(ss[starts] + 1) * m, side="right")
+            self.e_hi = np.searchsorted(nk, -gk, side="right")
 
     # -- sums over risk sets -----------------------------------------------------------------
-    def _riskset(self, V):
-        """Sums of the rows of V over the risk set of every event group (G x k)."""
-        out = self._suffix(V, self.oexit, self.lo_exit, self.hi_exit)
-        if self.entry is not None:
-            out -= self._suffix(V, self.oentry, self.lo_entry, self.hi_entry)
-        return out
-
     @staticmethod
-    def _suffix(V, order, lo, hi):
-        rc = np.zeros((V.shape[0] + 1, V.shape[1]))
-        rc[:-1] = np.cumsum(V[order][::-1], axis=0)[::-1]
-        return rc[lo] - rc[hi]
+    def _cum(V):
+        c = np.zeros((V.shape[0], V.shape[1] + 1))
+        np.cumsum(V, axis=1, out=c[:, 1:])
+        return c
 
     def _at_risk_sum(self, P):
-        """For every subject, the sum of the group values P over the groups it is at risk at."""
-        c = np.zeros((P.shape[0] + 1,) + P.shape[1:])
-        c[1:] = np.cumsum(P, axis=0)
-        return c[self.h_hi] - c[self.h_lo]
+        """For every row, the sum of the group values P (k x G) over the groups it is at risk at."""
+        c = self._cum(P)
+        return c[:, self.h_hi] - c[:, self.h_lo]
 
     def steps(self, beta):
-        """Risk score and the per-step quantities of the log partial likelihood at ``beta``."""
-        eta = self.Xc @ beta
+        """Linear predictor, risk and the per-step denominators and means at ``beta``."""
+        eta = beta @ self.XT
         risk = np.exp(eta)
-        r = self.weights * risk
-        V = np.empty((self.n, self.p + 1))
-        V[:, 0] = r
-        V[:, 1:] = r[:, None] * self.Xc
-        S = self._riskset(V)
-        g = self.step_group
+        r = self.w * risk
+        V = np.empty((self.p + 1, self.n))
+        V[0] = r
+        np.multiply(self.XT, r, out=V[1:])
+        c = self._cum(V)
+        S = c[:, self.g_end] - c[:, self.g_sb]
+        if self.entry is not None:  # minus the subjects who have not entered yet
+            ce = self._cum(V[:, self.oentry])
+            S -= ce[:, self.e_hi] - ce[:, self.e_lo]
         if self.efron:
-            E = np.add.reduceat(V[self.ev], self.gstart, axis=0)
-            A = S[g] - self.frac[:, None] * E[g]
+            A = S[:, self.step_group]
+            if self.tied_groups.size:
+                tg, ts = self.tied_groups, self.tied_steps
+                E = c[:, self.g_start[tg] + self.nd[tg]] - c[:, self.g_start[tg]]
+                A[:, ts] -= self.frac[ts] * E[:, self.tied_step_group]
         else:
             A = S
-        D = A[:, 0]
-        xbar = A[:, 1:] / D[:, None]
-        return eta, risk, r, D, xbar
+        D = A[0]
+        return eta, risk, r, D, A[1:] / D
 
     def loglik_score_info(self, beta):
         """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
         eta, _, r, D, xbar = self.steps(beta)
-        mw = self.mw
-        loglik = float(self.weights[self.ev] @ eta[self.ev] - mw @ np.log(D))
-        u = self.wx_dead - mw @ xbar
-        info = self._information(r, D, xbar, np.ones(self.G))
-        return loglik, u, info
+        loglik = float(self.w_dead @ eta - self.mw @ np.log(D))
+        u = self.wx_dead - xbar @ self.mw
+        return loglik, u, self._information(r, D, xbar, None)
 
     def _information(self, r, D, xbar, gw):
-        """``sum_j gw_j mw_j (C_j / D_j - xbar_j xbar_j')``, with C_j never formed."""
+        """``sum_j gw_j mw_j (C_j / D_j - xbar_j xbar_j')`` (gw: a weight per group), C_j never formed."""
         g = self.step_group
-        lam = self.mw / D * gw[g]
+        lam = self.mw / D if gw is None else self.mw / D * gw[g]
         P = np.bincount(g, weights=lam, minlength=self.G)
-        h = r * self._at_risk_sum(P)
-        if self.efron:
+        h = r * self._at_risk_sum(P[None, :])[0]
+        if self.efron and self.tied_groups.size:
             Q = np.bincount(g, weights=lam * self.frac, minlength=self.G)
-            h[self.ev] -= r[self.ev] * Q[self.ev_group]
-        Xc = self.Xc
-        # lam * D = gw * mw: the weight of each step's xbar xbar' term
-        return Xc.T @ (h[:, None] * Xc) - ((lam * D)[:, None] * xbar).T @ xbar
+            h[self.tied_ev] -= r[self.tied_ev] * Q[self.tied_ev_group]
+        XT = self.XT
+        return (XT * h) @ XT.T - (xbar * (lam * D)) @ xbar.T
 
     def score_residuals(self, beta):
-        """Score residuals per subject (unweighted; R ``residuals(fit, "score")``), n x p."""
+        """Score residuals per subject, unweighted (R ``residuals(fit, "score")``), n x p, input order."""
         _, risk, _, D, xbar = self.steps(beta)
-        g = self.step_group
+        g, G, p = self.step_group, self.G, self.p
         lam = self.mw / D
-        G = self.G
-        P = np.bincount(g, weights=lam, minlength=G)
-        PX = np.zeros((G, self.p))
-        np.add.at(PX, g, lam[:, None] * xbar)
-        H = self._at_risk_sum(P)
-        HX = self._at_risk_sum(PX)
-        Xc = self.Xc
-        U = -risk[:, None] * (Xc * H[:, None] - HX)
-        ge = self.ev_group
-        xe = np.zeros((G, self.p))
-        np.add.at(xe, g, xbar)
-        xe /= np.bincount(g, minlength=G)[:, None]       # the mean of the Efron means
-        ev = self.ev
-        U[ev] += Xc[ev] - xe[ge]
+
+        def per_group(v):  # k x steps -> k x G sums
+            return np.vstack([np.bincount(g, weights=row, minlength=G) for row in np.atleast_2d(v)])
+
+        HX = self._at_risk_sum(np.vstack([per_group(lam), per_group(lam * xbar)]))
+        XT = self.XT
+        U = -risk * (XT * HX[0] - HX[1:])
+        ev, ge = self.ev, self.ev_group
+        xe = per_group(xbar) / np.bincount(g, minlength=G)   # the mean of the Efron means
+        U[:, ev] += XT[:, ev] - xe[:, ge]
         if self.efron:
-            Q = np.bincount(g, weights=lam * self.frac, minlength=G)
-            QX = np.zeros((G, self.p))
-            np.add.at(QX, g, (lam * self.frac)[:, None] * xbar)
-            U[ev] += risk[ev][:, None] * (Xc[ev] * Q[ge][:, None] - QX[ge])
-        return U
+            Q = per_group(np.vstack([lam * self.frac, lam * self.frac * xbar]))
+            U[:, ev] += risk[ev] * (XT[:, ev] * Q[0, ge] - Q[1:, ge])
+        out = np.empty((self.n, p))
+        out[self.order] = U.T
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,45 +235,40 @@ def _solve(info, u):
 
 
 def _newton(cd: _CoxData, max_iter: int, tol: float):
-    """Maximise the log partial likelihood as R does.
+    """Maximise the log partial likelihood with R's iteration (``coxfit6``; ``agfit4`` with entry).
 
-    Returns beta, score, information, loglik, loglik at 0, iterations and whether it converged.
+    Start at 0; converged when ``|1 - loglik_best / loglik_new| <= tol``; a step that lowers the
+    log-likelihood is pulled back towards the last good coefficients (step halving).  When the
+    iterations run out, the last good coefficients are returned if the last step made things
+    worse.  Returns beta, score, information, loglik, loglik at 0, iterations, converged.
     """
+    ag = cd.entry is not None
     beta = np.zeros(cd.p)
     loglik0, u, info = cd.loglik_score_info(beta)
     best = loglik0
     newbeta = beta + _solve(info, u)
-    maxbeta = None
-    if cd.entry is None:  # coxfit6 caps |beta| at 20 initial scales (0/1 columns are not scaled)
-        w = cd.weights
-        spread = (w @ np.abs(cd.Xc)) / w.sum()
-        zero_one = np.all(np.isin(cd.X, (-1.0, 0.0, 1.0)), axis=0) | (spread <= 0)
-        scale = np.where(zero_one, 1.0, 1.0 / np.where(zero_one, 1.0, spread))
-        maxbeta = 20 * scale**2 * np.sqrt(np.diag(info) / cd.deadwt.sum())
-    halving, converged, newlk, it = 0, False, loglik0, 0
+    halving, newlk, it = 0, loglik0, 0
     for it in range(1, max_iter + 1):
         newlk, u, info = cd.loglik_score_info(newbeta)
-        ok = bool(np.isfinite(newlk) and np.all(np.isfinite(np.diag(info))))
-        if ok and halving == 0 and abs(1 - best / newlk) <= tol:
-            converged = True
-            break
+        ok = bool(np.isfinite(newlk) and np.all(np.isfinite(u)) and np.all(np.isfinite(info)))
+        if ok and (halving == 0 or not ag) and abs(1 - best / newlk) <= tol:
+            return newbeta, u, info, newlk, loglik0, it, True
         if it == max_iter:
             break
         if not ok or newlk < best:  # worse than the last good step: back off towards it
             halving += 1
-            if cd.entry is None:
-                newbeta = (newbeta + beta) / 2
-            else:
-                newbeta = (beta * halving + newbeta) / (halving + 1.0)
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
         else:
             halving = 0
             best = newlk
             step = _solve(info, u)
             beta = newbeta
             newbeta = newbeta + step
-            if maxbeta is not None:
-                newbeta = np.clip(newbeta, -maxbeta, maxbeta)
-    return newbeta, u, info, newlk, loglik0, it, converged
+    worse = not np.isfinite(newlk) or ((newlk - best) / abs(best) < -tol if ag else newlk < best)
+    if max_iter > 1 and worse:
+        newlk, u, info = cd.loglik_score_info(beta)
+        return beta, u, info, newlk, loglik0, it, False
+    return newbeta, u, info, newlk, loglik0, it, False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,7 +384,8 @@ class CoxResult(ModelResult):
     @property
     def linear_predictors(self) -> np.ndarray:
         """Centred linear predictors, ``(x - mean) @ beta`` (R ``fit$linear.predictors``)."""
-        return self._cox_data.Xc @ self.params.to_numpy()
+        cd = self._cox_data
+        return (cd.X - cd.mean) @ self.params.to_numpy()
 
     def __repr__(self) -> str:  # no addresses in notebook output
         return (f"CoxResult({self.model!r}, n={self.n}, events={self.n_events}, terms={self.terms}, "
@@ -578,14 +580,13 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     beta = fit.params.to_numpy()
     tt = _time_transform(cd, transform)
     gt = tt - tt[cd.event == 1].mean()
-    gg = gt[cd.ev[cd.gstart]]                        # g(t) of each event group
+    gg = gt[cd.order][cd.g_start]                    # g(t) of each event group
     _, _, r, D, xbar = cd.steps(beta)
     p = cd.p
-    gs = gg[cd.step_group]
-    w_ev = cd.weights[cd.ev]
-    u2 = (w_ev * gg[cd.ev_group]) @ cd.Xc[cd.ev] - (cd.mw * gs) @ xbar
+    ev = cd.ev
+    u2 = cd.XT[:, ev] @ (cd.w[ev] * gg[cd.ev_group]) - xbar @ (cd.mw * gg[cd.step_group])
     imat = np.zeros((2 * p, 2 * p))
-    i0 = cd._information(r, D, xbar, np.ones(cd.G))
+    i0 = cd._information(r, D, xbar, None)
     i1 = cd._information(r, D, xbar, gg)
     i2 = cd._information(r, D, xbar, gg * gg)
     imat[:p, :p], imat[:p, p:], imat[p:, :p], imat[p:, p:] = i0, i1, i1.T, i2

@@ -17,6 +17,10 @@
 #   combined              ~ x1 + grp3 + strata(stratum), weights = wt, cluster = cid
 #   lt_efron, lt_breslow  Surv(entry, time, event) ~ x1 + x2 + sex (late entry)
 #   lt_combined           Surv(entry, time, event) ~ x1 + grp3 + strata(stratum), weights, cluster
+#   maxiter1              efron with iter.max = 1: stops early (R warns "Ran out of iterations")
+#   monotone              rows 1-60 with bad = x2 for censored subjects, 0 for events:
+#                         Surv(time, event) ~ x1 + bad has a monotone likelihood (R warns that
+#                         the coefficient of bad may be infinite)
 # cox.zph tables (zph_<fit>_<transform>.csv: term, chisq, df, p).
 # R's own example with the 1/2 event coding: lung_data.csv (survival::lung time, status, age,
 # sex) and fit_lung.csv (coxph(Surv(time, status) ~ age + sex, lung), status 2 = death).
@@ -66,6 +70,11 @@ fits <- list(
   lt_combined = coxph(Surv(entry, time, event) ~ x1 + grp3 + strata(stratum), data = d,
                       weights = wt, cluster = cid)
 )
+fits$maxiter1 <- suppressWarnings(coxph(Surv(time, event) ~ x1 + x2 + sex, data = d,
+                                        control = coxph.control(iter.max = 1)))
+d60 <- d[1:60, ]
+d60$bad <- ifelse(d60$event == 0, d60$x2, 0)
+fits$monotone <- suppressWarnings(coxph(Surv(time, event) ~ x1 + bad, data = d60))
 for (nm in names(fits)) wcsv(fit_table(fits[[nm]]), sprintf("fit_%s.csv", nm))
 
 zph_cases <- list(c("efron", "km"), c("efron", "identity"), c("efron", "log"), c("efron", "rank"),
