@@ -175,6 +175,17 @@ def test_row_order_and_weights_invariance(d, fits):
     close(two.loglik, dup.loglik, 1e-12)
 
 
+def test_times_differing_by_rounding_error_are_tied(d, fits):
+    """As R's coxph (timefix = TRUE): times * (1 + 1e-12 k) give the fit of the tied times."""
+    r = pd.read_csv(VAL / "fit_timefix.csv")
+    f = cox_fit(d.assign(time=d.time * (1 + 1e-12 * (d.id % 3))), ["x1", "x2", "sex"])
+    close(f.params, r.coef)
+    close(f.se, r.se)
+    close(f.params, fits["efron"].params, 1e-12)
+    z = cox_zph(f)
+    close(z.chisq, pd.read_csv(VAL / "zph_timefix_km.csv").chisq)
+
+
 def test_score_residuals_sum_to_the_score(fits):
     f = fits["lt_combined"]
     cd = f._cox_data

@@ -27,7 +27,9 @@ by ``tests/reference/cox_reference.R``).
 Conventions
 -----------
 - A subject is at risk at time t when ``entry < t <= exit`` (entry 0 when none is given); events
-  are counted before censorings at a tied time.
+  are counted before censorings at a tied time.  Times that differ by rounding error only (less
+  than sqrt(machine epsilon), absolutely or relative to the mean time) are tied, as R's ``coxph``
+  does by default (``timefix = TRUE``, ``aeqSurv``).
 - Case weights are R's ``weights=``: Efron's correction spreads the deaths' mean weight over the
   tied deaths; ``n_events`` is the unweighted number of events (R ``nevent``).
 - Categorical covariates are dummy-coded against a reference level (R treatment contrasts), by
@@ -306,6 +308,28 @@ def _strata_codes(data, names, n):
     return joint.ravel().astype(np.int64), names_out
 
 
+def _timefix(time, entry, name):
+    """Merge times that differ by rounding error only, as R's ``aeqSurv`` (coxph ``timefix=TRUE``).
+
+    Distinct times closer than sqrt(machine epsilon), absolutely or relative to the mean absolute
+    time, become the smallest of their run, so that R and we see the same ties.
+    """
+    tol = np.sqrt(np.finfo(float).eps)
+    y = np.unique(time if entry is None else np.concatenate((time, entry)))
+    dy = np.diff(y)
+    tied = (dy <= tol) | (dy / np.mean(np.abs(y)) <= tol)
+    if not tied.any():
+        return time, entry
+    cuts = y[np.r_[True, ~tied]]
+    time = cuts[np.searchsorted(cuts, time, side="right") - 1]
+    if entry is not None:
+        entry = cuts[np.searchsorted(cuts, entry, side="right") - 1]
+        if np.any(entry >= time):
+            raise BadInputError("an interval (entry, exit] has length 0 after merging times that differ by "
+                                "rounding error only (as R's aeqSurv)", column=name)
+    return time, entry
+
+
 def _as_weights(x, n, name):
     w = _v._numeric(x, name)
     _v._check_length(w, n, name)
@@ -328,6 +352,7 @@ def _prepare(data, covariates, time, event, entry, strata, weights, cluster, ref
     n = t.size
     e = _v.as_event(data[event], n, event)
     a = _v.as_entry(None if entry is None else data[entry], t, entry or "entry")
+    t, a = _timefix(t, a, time)
     s, slabels = _strata_codes(data, strata, n)
     w = np.ones(n) if weights is None else _as_weights(data[weights], n, weights)
     cl = None if cluster is None else _v.as_groups(data[cluster], n, name=cluster)[1]

@@ -21,6 +21,8 @@
 #   monotone              rows 1-60 with bad = x2 for censored subjects, 0 for events:
 #                         Surv(time, event) ~ x1 + bad has a monotone likelihood (R warns that
 #                         the coefficient of bad may be infinite)
+#   timefix               efron on times * (1 + 1e-12 * (id %% 3)): ties broken by rounding error
+#                         only, which coxph merges back (timefix = TRUE, aeqSurv)
 # cox.zph tables (zph_<fit>_<transform>.csv: term, chisq, df, p).
 # R's own example with the 1/2 event coding: lung_data.csv (survival::lung time, status, age,
 # sex) and fit_lung.csv (coxph(Surv(time, status) ~ age + sex, lung), status 2 = death).
@@ -75,12 +77,16 @@ fits$maxiter1 <- suppressWarnings(coxph(Surv(time, event) ~ x1 + x2 + sex, data 
 d60 <- d[1:60, ]
 d60$bad <- ifelse(d60$event == 0, d60$x2, 0)
 fits$monotone <- suppressWarnings(coxph(Surv(time, event) ~ x1 + bad, data = d60))
+dtf <- d
+dtf$time <- dtf$time * (1 + 1e-12 * (dtf$id %% 3))
+fits$timefix <- coxph(Surv(time, event) ~ x1 + x2 + sex, data = dtf)
 for (nm in names(fits)) wcsv(fit_table(fits[[nm]]), sprintf("fit_%s.csv", nm))
 
 zph_cases <- list(c("efron", "km"), c("efron", "identity"), c("efron", "log"), c("efron", "rank"),
                   c("breslow", "km"), c("strata", "km"), c("strata", "rank"), c("factor", "km"),
                   c("weights", "km"), c("combined", "km"), c("lt_efron", "km"),
-                  c("lt_efron", "identity"), c("lt_breslow", "km"), c("lt_combined", "km"))
+                  c("lt_efron", "identity"), c("lt_breslow", "km"), c("lt_combined", "km"),
+                  c("timefix", "km"))
 for (zc in zph_cases) wcsv(zph_table(fits[[zc[1]]], zc[2]), sprintf("zph_%s_%s.csv", zc[1], zc[2]))
 
 lung_d <- survival::lung[, c("time", "status", "age", "sex")]
