@@ -77,14 +77,16 @@ class _CoxData:
 
     Rows are kept in R's processing order: by stratum, then time descending, deaths before
     censorings at a tied time; covariates are centred (weighted mean) and stored as a p x n array.
-    An event group is a run of tied deaths (one stratum, one time).  The "steps" of the log
-    partial likelihood are the deaths of each group (Efron: the k-th tied death sees the deaths'
-    risk down-weighted by k/d) or the groups themselves (Breslow).
+    An event group is a run of tied deaths (one stratum, one time) with d deaths.  Efron's
+    k-th term (k = 0..d-1) of a group uses the risk-set sums minus f_k = k/d times the deaths' own
+    sums; Breslow's single term uses f = 0.  Every sum over those terms is written with the
+    scalar sums ``sum_k 1/D_k, f_k/D_k, 1/D_k^2, f_k/D_k^2, f_k^2/D_k^2, log D_k`` of each group,
+    so that an iteration costs O(n p + events + groups p^2).
     """
 
     def __init__(self, X, time, event, entry, strata, weights, efron):
         n, p = X.shape
-        self.n, self.p, self.efron = n, p, efron
+        self.n, self.p = n, p
         self.X, self.time, self.event, self.entry, self.strata, self.weights = X, time, event, entry, strata, weights
         self.mean = weights @ X / weights.sum()
         o = np.argsort(event.astype(np.int8), kind="stable")
@@ -112,22 +114,16 @@ class _CoxData:
         G = self.G = starts.size
         self.ev = np.flatnonzero(self.dead)
         self.ev_group = np.repeat(np.arange(G), self.nd)
-        self.deadwt = np.bincount(self.ev_group, weights=self.w[self.ev], minlength=G)
-        if efron:
-            self.step_group = self.ev_group
-            self.frac = (self.ev - starts[self.ev_group]) / self.nd[self.ev_group]
-            self.mw = self.deadwt[self.ev_group] / self.nd[self.ev_group]
-        else:
-            self.step_group, self.frac, self.mw = np.arange(G), np.zeros(G), self.deadwt
+        self.deadwt = np.add.reduceat(self.w[self.ev], np.r_[0, np.cumsum(self.nd)[:-1]])
         self.wx_dead = self.XT[:, self.ev] @ self.w[self.ev]
         self.w_dead = np.where(self.dead, self.w, 0.0)
-        # Efron's correction only concerns groups of tied deaths (none with continuous times)
-        tied = self.nd > 1
-        self.tied_groups = np.flatnonzero(tied)
-        tied_ev = tied[self.ev_group]
-        self.tied_ev, self.tied_ev_group = self.ev[tied_ev], self.ev_group[tied_ev]
-        self.tied_steps = np.flatnonzero(tied_ev) if efron else np.zeros(0, dtype=np.int64)
-        self.tied_step_group = np.searchsorted(self.tied_groups, self.step_group[self.tied_steps])
+        # Efron's terms for groups of tied deaths (none with continuous times; none for Breslow)
+        self.tied = np.flatnonzero(self.nd > 1) if efron else np.zeros(0, dtype=np.int64)
+        nt = self.nd[self.tied]
+        self.t_first = np.cumsum(nt) - nt                                  # first term of each tied group
+        k = np.arange(nt.sum()) - np.repeat(self.t_first, nt)               # Efron's k of each term
+        self.t_rows = np.repeat(starts[self.tied], nt) + k                   # the row of that death
+        self.t_frac = k / np.repeat(nt, nt)
         # groups at which row i is at risk: [h_lo, h_hi) in group order
         self.h_lo = np.searchsorted(starts, b_start)
         self.h_hi = np.searchsorted(starts, s_end)
@@ -139,14 +135,12 @@ class _CoxData:
             gkey_up = kexit[starts][::-1]                                   # ascending
             below = (np.searchsorted(gkey_up, kentry, side="right") - np.searchsorted(gkey_up, ss * m))
             self.h_hi = self.h_hi - below                                   # drop groups at t <= entry
-            oe = np.lexsort((kentry,))[::-1]                                # entry descending
+            oe = np.argsort(kentry, kind="stable")[::-1]                    # entry descending
             self.oentry = oe
             nk = -kentry[oe]
-            gk = kexit[starts]
             self.e_lo = np.searchsorted(nk, -(ss[starts] + 1) * m, side="right")
-            self.e_hi = np.searchsorted(nk, -gk, side="right")
+            self.e_hi = np.searchsorted(nk, -kexit[starts], side="right")
 
-    # -- sums over risk sets -----------------------------------------------------------------
     @staticmethod
     def _cum(V):
         c = np.zeros((V.shape[0], V.shape[1] + 1))
@@ -158,8 +152,13 @@ class _CoxData:
         c = self._cum(P)
         return c[:, self.h_hi] - c[:, self.h_lo]
 
-    def steps(self, beta):
-        """Linear predictor, risk and the per-step denominators and means at ``beta``."""
+    def sums(self, beta):
+        """Risk scores, risk-set sums S and deaths' sums E ((p+1) x G) and the scalar term sums.
+
+        T = (T0, T1, W0, W1, W2, L): per group, the sums over its terms of mw/D, mw f/D, mw/D^2,
+        mw f/D^2, mw f^2/D^2 and mw log D, where mw is the deaths' mean weight (Efron) or their
+        total weight (Breslow, and groups with one death).
+        """
         eta = beta @ self.XT
         risk = np.exp(eta)
         r = self.w * risk
@@ -171,55 +170,63 @@ class _CoxData:
         if self.entry is not None:  # minus the subjects who have not entered yet
             ce = self._cum(V[:, self.oentry])
             S -= ce[:, self.e_hi] - ce[:, self.e_lo]
-        if self.efron:
-            A = S[:, self.step_group]
-            if self.tied_groups.size:
-                tg, ts = self.tied_groups, self.tied_steps
-                E = c[:, self.g_start[tg] + self.nd[tg]] - c[:, self.g_start[tg]]
-                A[:, ts] -= self.frac[ts] * E[:, self.tied_step_group]
-        else:
-            A = S
-        D = A[0]
-        return eta, risk, r, D, A[1:] / D
+        E = np.zeros_like(S)
+        S0, mw = S[0], self.deadwt
+        T = [mw / S0, np.zeros(self.G), mw / S0**2, np.zeros(self.G), np.zeros(self.G), mw * np.log(S0)]
+        tg = self.tied
+        if tg.size:
+            E[:, tg] = c[:, self.g_start[tg] + self.nd[tg]] - c[:, self.g_start[tg]]
+            nt = self.nd[tg]
+            f = self.t_frac
+            D = np.repeat(S0[tg], nt) - f * np.repeat(E[0, tg], nt)
+            iD = 1.0 / D
+            mwt = mw[tg] / nt
+            for i, term in enumerate((iD, f * iD, iD * iD, f * iD * iD, f * f * iD * iD, np.log(D))):
+                T[i][tg] = mwt * np.add.reduceat(term, self.t_first)
+        return eta, risk, r, S, E, T
 
     def loglik_score_info(self, beta):
         """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
-        eta, _, r, D, xbar = self.steps(beta)
-        loglik = float(self.w_dead @ eta - self.mw @ np.log(D))
-        u = self.wx_dead - xbar @ self.mw
-        return loglik, u, self._information(r, D, xbar, None)
+        eta, _, r, S, E, T = self.sums(beta)
+        loglik = float(self.w_dead @ eta - T[5].sum())
+        u = self.wx_dead - (S[1:] @ T[0] - E[1:] @ T[1])
+        return loglik, u, self._information(r, S, E, T, None)
 
-    def _information(self, r, D, xbar, gw):
-        """``sum_j gw_j mw_j (C_j / D_j - xbar_j xbar_j')`` (gw: a weight per group), C_j never formed."""
-        g = self.step_group
-        lam = self.mw / D if gw is None else self.mw / D * gw[g]
-        P = np.bincount(g, weights=lam, minlength=self.G)
-        h = r * self._at_risk_sum(P[None, :])[0]
-        if self.efron and self.tied_groups.size:
-            Q = np.bincount(g, weights=lam * self.frac, minlength=self.G)
-            h[self.tied_ev] -= r[self.tied_ev] * Q[self.tied_ev_group]
+    def _information(self, r, S, E, T, gw):
+        """``sum_terms gw mw (C / D - xbar xbar')`` with gw a weight per group (None: 1).
+
+        The C / D part is ``X' diag(r h) X``, h being the sum of mw/D over the terms at which a
+        row is at risk (Efron: a death is in its own group's terms with weight 1 - f).
+        """
+        T0, T1, W0, W1, W2 = T[:5] if gw is None else [t * gw for t in T[:5]]
+        h = r * self._at_risk_sum(T0[None, :])[0]
+        tg = self.tied
+        if tg.size:
+            rows = self.t_rows
+            h[rows] -= r[rows] * np.repeat(T1[tg], self.nd[tg])
+        S1, E1 = S[1:], E[1:]
+        cross = (S1 * W1) @ E1.T
+        outer = (S1 * W0) @ S1.T - cross - cross.T + (E1 * W2) @ E1.T
         XT = self.XT
-        return (XT * h) @ XT.T - (xbar * (lam * D)) @ xbar.T
+        return (XT * h) @ XT.T - outer
 
     def score_residuals(self, beta):
         """Score residuals per subject, unweighted (R ``residuals(fit, "score")``), n x p, input order."""
-        _, risk, _, D, xbar = self.steps(beta)
-        g, G, p = self.step_group, self.G, self.p
-        lam = self.mw / D
-
-        def per_group(v):  # k x steps -> k x G sums
-            return np.vstack([np.bincount(g, weights=row, minlength=G) for row in np.atleast_2d(v)])
-
-        HX = self._at_risk_sum(np.vstack([per_group(lam), per_group(lam * xbar)]))
+        _, risk, _, S, E, T = self.sums(beta)
+        T0, T1, W0, W1, W2, _ = T
+        S1, E1 = S[1:], E[1:]
+        H = self._at_risk_sum(np.vstack([T0, S1 * W0 - E1 * W1]))      # sum of mw/D and mw xbar/D
         XT = self.XT
-        U = -risk * (XT * HX[0] - HX[1:])
+        U = -risk * (XT * H[0] - H[1:])
         ev, ge = self.ev, self.ev_group
-        xe = per_group(xbar) / np.bincount(g, minlength=G)   # the mean of the Efron means
+        xe = (S1 * T0 - E1 * T1) / self.deadwt                         # mean of the terms' means
         U[:, ev] += XT[:, ev] - xe[:, ge]
-        if self.efron:
-            Q = per_group(np.vstack([lam * self.frac, lam * self.frac * xbar]))
-            U[:, ev] += risk[ev] * (XT[:, ev] * Q[0, ge] - Q[1:, ge])
-        out = np.empty((self.n, p))
+        tg = self.tied
+        if tg.size:  # a death is in its own group's terms with weight 1 - f only
+            rows, nt = self.t_rows, self.nd[tg]
+            QX = (S1 * W1 - E1 * W2)[:, tg]
+            U[:, rows] += risk[rows] * (XT[:, rows] * np.repeat(T1[tg], nt) - np.repeat(QX, nt, axis=1))
+        out = np.empty((self.n, self.p))
         out[self.order] = U.T
         return out
 
@@ -606,14 +613,14 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     tt = _time_transform(cd, transform)
     gt = tt - tt[cd.event == 1].mean()
     gg = gt[cd.order][cd.g_start]                    # g(t) of each event group
-    _, _, r, D, xbar = cd.steps(beta)
+    _, _, r, S, E, T = cd.sums(beta)
     p = cd.p
     ev = cd.ev
-    u2 = cd.XT[:, ev] @ (cd.w[ev] * gg[cd.ev_group]) - xbar @ (cd.mw * gg[cd.step_group])
+    u2 = cd.XT[:, ev] @ (cd.w[ev] * gg[cd.ev_group]) - (S[1:] @ (T[0] * gg) - E[1:] @ (T[1] * gg))
     imat = np.zeros((2 * p, 2 * p))
-    i0 = cd._information(r, D, xbar, None)
-    i1 = cd._information(r, D, xbar, gg)
-    i2 = cd._information(r, D, xbar, gg * gg)
+    i0 = cd._information(r, S, E, T, None)
+    i1 = cd._information(r, S, E, T, gg)
+    i2 = cd._information(r, S, E, T, gg * gg)
     imat[:p, :p], imat[:p, p:], imat[p:, :p], imat[p:, p:] = i0, i1, i1.T, i2
     rows = []
     for term, jj in fit.assign.items():
