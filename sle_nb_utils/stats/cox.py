@@ -72,6 +72,34 @@ TRANSFORMS = ("km", "identity", "log", "rank")
 # ---------------------------------------------------------------------------------------------
 
 
+def _fixed_ranks(time, entry):
+    """Ranks of the times after merging those that differ by rounding error only (R ``aeqSurv``).
+
+    As R's ``coxph`` (``timefix = TRUE``), distinct exit/entry times closer than sqrt(machine
+    epsilon), absolutely or relative to the mean absolute time, become the smallest of their run.
+    Returns the rank of every exit time, an order that sorts the exit times, the merged
+    exit and entry times, and the ranks of the entry times (exit and entry ranked together).
+    """
+    tol = np.sqrt(np.finfo(float).eps)
+    n = time.size
+    allt = time if entry is None else np.concatenate((time, entry))
+    o = np.argsort(allt)
+    ts = allt[o]
+    new = np.r_[True, ts[1:] != ts[:-1]]
+    y = ts[new]
+    dy = np.diff(y)
+    keep = np.r_[True, ~((dy <= tol) | (dy / np.mean(np.abs(y)) <= tol))]
+    rank = np.empty(allt.size, dtype=np.int64)
+    rank[o] = (np.cumsum(keep) - 1)[np.cumsum(new) - 1]
+    fixed = y[keep][rank]
+    if entry is None:
+        return rank, o, fixed, None, None
+    if np.any(fixed[n:] >= fixed[:n]):
+        raise BadInputError("an interval (entry, exit] has length 0 after merging times that differ by "
+                            "rounding error only (as R's aeqSurv)")
+    return rank[:n], o[o < n], fixed[:n], fixed[n:], rank[n:]
+
+
 class _CoxData:
     """Validated arrays of one fit, sorted once, and the index arrays of its risk sets.
 
@@ -87,15 +115,17 @@ class _CoxData:
     def __init__(self, X, time, event, entry, strata, weights, efron):
         n, p = X.shape
         self.n, self.p = n, p
-        self.X, self.time, self.event, self.entry, self.strata, self.weights = X, time, event, entry, strata, weights
+        self.X, self.time_in, self.event, self.entry_in, self.strata, self.weights = (X, time, event, entry,
+                                                                                    strata, weights)
         self.mean = weights @ X / weights.sum()
-        o = np.argsort(event.astype(np.int8), kind="stable")
-        o = o[np.argsort(time[o], kind="stable")]
+        rank, o, self.time, self.entry, self.entry_rank = _fixed_ranks(time, entry)
+        m = int(rank.max()) + 2
+        o = o[np.argsort(rank[o] * 2 + event[o], kind="stable")]  # nearly sorted: a fast timsort
         if strata.max() > 0:
-            o = o[np.argsort(strata[o], kind="stable")]
+            o = o[np.argsort(strata[o].astype(np.int16 if strata.max() < 2**15 else np.int64), kind="stable")]
         o = o[::-1]  # stratum, time descending, deaths first
         self.order = o
-        ts, ss = time[o], strata[o]
+        ts, ss = self.time[o], strata[o]
         self.XT = np.ascontiguousarray((X[o] - self.mean).T)
         self.w = weights[o]
         self.dead = event[o] == 1
@@ -125,13 +155,11 @@ class _CoxData:
         self.t_rows = np.repeat(starts[self.tied], nt) + k                   # the row of that death
         self.t_frac = k / np.repeat(nt, nt)
         # groups at which row i is at risk: [h_lo, h_hi) in group order
-        self.h_lo = np.searchsorted(starts, b_start)
-        self.h_hi = np.searchsorted(starts, s_end)
+        before = np.r_[0, np.cumsum(new_b & self.dead)]                   # groups starting before a row
+        self.h_lo, self.h_hi = before[b_start], before[s_end]
         if entry is not None:
-            _, rank = np.unique(np.concatenate((ts, entry[o])), return_inverse=True)
-            m = int(rank.max()) + 2
-            kexit = ss * m + rank[:n]
-            kentry = ss * m + rank[n:]
+            kexit = ss * m + rank[o]
+            kentry = ss * m + self.entry_rank[o]
             gkey_up = kexit[starts][::-1]                                   # ascending
             below = (np.searchsorted(gkey_up, kentry, side="right") - np.searchsorted(gkey_up, ss * m))
             self.h_hi = self.h_hi - below                                   # drop groups at t <= entry
@@ -166,7 +194,9 @@ class _CoxData:
         V[0] = r
         np.multiply(self.XT, r, out=V[1:])
         c = self._cum(V)
-        S = c[:, self.g_end] - c[:, self.g_sb]
+        S = c[:, self.g_end]
+        if self.g_sb.any():  # groups of later strata: minus the sums of the strata before
+            S -= c[:, self.g_sb]
         if self.entry is not None:  # minus the subjects who have not entered yet
             ce = self._cum(V[:, self.oentry])
             S -= ce[:, self.e_hi] - ce[:, self.e_lo]
@@ -205,8 +235,10 @@ class _CoxData:
             rows = self.t_rows
             h[rows] -= r[rows] * np.repeat(T1[tg], self.nd[tg])
         S1, E1 = S[1:], E[1:]
-        cross = (S1 * W1) @ E1.T
-        outer = (S1 * W0) @ S1.T - cross - cross.T + (E1 * W2) @ E1.T
+        outer = (S1 * W0) @ S1.T
+        if tg.size:
+            cross = (S1[:, tg] * W1[tg]) @ E1[:, tg].T
+            outer += (E1[:, tg] * W2[tg]) @ E1[:, tg].T - cross - cross.T
         XT = self.XT
         return (XT * h) @ XT.T - outer
 
@@ -315,28 +347,6 @@ def _strata_codes(data, names, n):
     return joint.ravel().astype(np.int64), names_out
 
 
-def _timefix(time, entry, name):
-    """Merge times that differ by rounding error only, as R's ``aeqSurv`` (coxph ``timefix=TRUE``).
-
-    Distinct times closer than sqrt(machine epsilon), absolutely or relative to the mean absolute
-    time, become the smallest of their run, so that R and we see the same ties.
-    """
-    tol = np.sqrt(np.finfo(float).eps)
-    y = np.unique(time if entry is None else np.concatenate((time, entry)))
-    dy = np.diff(y)
-    tied = (dy <= tol) | (dy / np.mean(np.abs(y)) <= tol)
-    if not tied.any():
-        return time, entry
-    cuts = y[np.r_[True, ~tied]]
-    time = cuts[np.searchsorted(cuts, time, side="right") - 1]
-    if entry is not None:
-        entry = cuts[np.searchsorted(cuts, entry, side="right") - 1]
-        if np.any(entry >= time):
-            raise BadInputError("an interval (entry, exit] has length 0 after merging times that differ by "
-                                "rounding error only (as R's aeqSurv)", column=name)
-    return time, entry
-
-
 def _as_weights(x, n, name):
     w = _v._numeric(x, name)
     _v._check_length(w, n, name)
@@ -359,7 +369,6 @@ def _prepare(data, covariates, time, event, entry, strata, weights, cluster, ref
     n = t.size
     e = _v.as_event(data[event], n, event)
     a = _v.as_entry(None if entry is None else data[entry], t, entry or "entry")
-    t, a = _timefix(t, a, time)
     s, slabels = _strata_codes(data, strata, n)
     w = np.ones(n) if weights is None else _as_weights(data[weights], n, weights)
     cl = None if cluster is None else _v.as_groups(data[cluster], n, name=cluster)[1]
@@ -542,7 +551,7 @@ def _same_data(fit: CoxResult, data: pd.DataFrame) -> None:
     arr, design, _, _ = _prepare(data, c["covariates"], c["time"], c["event"], c["entry"], c["strata"],
                                  c["weights"], c["cluster"], fit.reference)
     cd = fit._cox_data
-    mine = {"X": cd.X, "time": cd.time, "event": cd.event, "entry": cd.entry, "strata": cd.strata,
+    mine = {"X": cd.X, "time": cd.time_in, "event": cd.event, "entry": cd.entry_in, "strata": cd.strata,
             "weights": cd.weights}
     if arr["X"].shape != cd.X.shape or design.terms != fit.terms:
         raise BadInputError(f"data is not the data of the fit: {arr['X'].shape[0]} rows and terms "
