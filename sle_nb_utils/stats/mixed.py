@@ -376,6 +376,7 @@ def fit_lmm(data: pd.DataFrame, y: str, fixed: Sequence[str], group: str, time: 
         ``fixef`` and ``vcov``); ``n`` rows, ``n_events`` = number of groups; ``loglik`` =
         -REML criterion / 2.  ``extra``: ``theta`` (lme4's ``getME(fit, "theta")``), ``sigma``,
         ``sd_intercept``, ``sd_slope``, ``corr`` (lme4's ``VarCorr``), ``reml_criterion``,
+        ``singular`` (lme4's ``isSingular``: a variance at 0 or a correlation of +-1),
         ``n_groups`` and ``var_components`` (a table: component, variance, sd, corr).
     """
     d = lmm_data(data, y, fixed, group, time if random_slope else None, reference)
@@ -417,6 +418,9 @@ def fit_lmm(data: pd.DataFrame, y: str, fixed: Sequence[str], group: str, time: 
         "theta": np.asarray(theta, float), "sigma": sigma, "sd_intercept": sd0,
         "sd_slope": sd1 if random_slope else np.nan, "corr": corr if random_slope else np.nan,
         "reml_criterion": crit, "n_groups": d.n_groups, "var_components": pd.DataFrame(rows),
+        # lme4's isSingular(): a diagonal entry of Lambda at (or within 1e-4 of) its bound of 0,
+        # i.e. a random-effect variance of 0 or a correlation of +-1
+        "singular": bool(np.any(np.asarray([l11, l22] if random_slope else [l11]) < 1e-4)),
         "df_resid": df, "method": "REML", "reference": d.reference,
         "formula": f"{y} ~ {' + '.join(fixed) if fixed else '1'} + ({time if random_slope else '1'} | {group})",
     }
