@@ -51,7 +51,7 @@ def test_lmm_matches_lme4(d, model):
     spec = SPECS[model]
     r = lmm_ref(model)
     fit = mixed.fit_lmm(d, spec["y"], spec["fixed"], "id", "years", random_slope=spec["random_slope"])
-    assert fit.converged
+    assert fit.converged and not fit.extra["singular"]
     coef, se = q(r, "coef"), q(r, "se")
     assert list(fit.params.index) == list(coef.index)
     np.testing.assert_allclose(fit.params, coef, rtol=1e-6, atol=1e-6)
@@ -160,6 +160,7 @@ def test_singular_fit_at_boundary():
         fit = mixed.fit_lmm(df, "y", ["t"], "id", "t")
     assert fit.converged
     assert fit.extra["sd_slope"] < 0.2
+    assert fit.extra["singular"]
 
 
 def run_rscript(script, *args, timeout=600):
