@@ -12,7 +12,6 @@ Time: ``AVISITN`` is the nominal visit month after transplant (0 = baseline); mo
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -488,10 +487,8 @@ def mixed_models(adlb: pd.DataFrame, specs: dict, max_month: float | None = None
     for label, spec in specs.items():
         d = model_data(adlb, spec["param"], spec.get("log", False), spec.get("log_offset", 0.0), max_month)
         fixed = ["years", "arm", "years:arm"] if d.arm.nunique() > 1 else ["years"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=RuntimeWarning)
-            lmm = _mixed.fit_lmm(d, "y", fixed, "USUBJID", "years", conf_level=conf_level)
-            gls = _mixed.fit_gls_ar1(d, "y", fixed, "USUBJID", "month", conf_level=conf_level)
+        lmm = _mixed.fit_lmm(d, "y", fixed, "USUBJID", "years", conf_level=conf_level)
+        gls = _mixed.fit_gls_ar1(d, "y", fixed, "USUBJID", "month", conf_level=conf_level)
         for name, fit in (("LMM random intercept + slope", lmm), ("GLS, AR(1) residuals", gls)):
             s = fit.summary
             for _, r in s.iterrows():

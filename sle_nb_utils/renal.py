@@ -13,7 +13,8 @@ Against Rheumatism and European Renal Association-European Dialysis and Transpla
 Our reading, stated because the recommendation leaves it open: proteinuria is the 24-h collection
 of the data model (g/24 h), "subnephrotic" is below 3.5 g/24 h, and "near-normal GFR" is an
 eGFR (CKD-EPI 2021) of at least 90 mL/min/1.73 m2 or no more than 10% below the patient's own
-baseline.  Every threshold is a field of :class:`RenalResponseCriterion`, printed by the notebook.
+baseline (without a baseline eGFR, e.g. under 18 at baseline, only the absolute threshold applies).
+Every threshold is a field of :class:`RenalResponseCriterion`, printed by the notebook.
 
 Who is assessed: patients with lupus nephritis (``LNFL == "Y"``) whose baseline proteinuria shows
 active nephritis (>= 0.5 g/24 h).  Everyone else is listed with a reason (no nephritis; inactive at
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RenalResponseCriterion", "EULAR_ERA_EDTA_2019", "renal_response", "renal_response_summary",
-           "renal_response_wide"]
+           "renal_response_wide", "egfr_missing"]
 
 CITATION = ("Fanouriakis A et al. 2019 Update of the joint EULAR and ERA-EDTA recommendations for the "
             "management of lupus nephritis. Ann Rheum Dis 2020;79:713-723")
@@ -56,6 +57,16 @@ class RenalResponseCriterion:
 
 
 EULAR_ERA_EDTA_2019 = RenalResponseCriterion()
+
+
+def _age_at_visit(adsl: pd.DataFrame, pid, adt) -> np.ndarray:
+    """Age (years) at a visit date, as :mod:`sle_nb_utils.adam` computes it for eGFR: age at
+    transplant + (visit date - transplant date, or enrolment date without one) / 365.25."""
+    s = adsl.assign(USUBJID=adsl["USUBJID"].astype(str)).set_index("USUBJID")
+    pid = pd.Series(np.asarray(pid, dtype=object)).astype(str)
+    ref = pd.to_datetime(pid.map(s["TRSDT"].fillna(s["ENRLDT"])))
+    days = (pd.to_datetime(pd.Series(np.asarray(adt))) - ref).dt.days.to_numpy(float)
+    return pid.map(s["AGE"]).to_numpy(float) + days / 365.25
 
 
 def _param_wide(adlb: pd.DataFrame, codes) -> pd.DataFrame:
@@ -97,7 +108,13 @@ def renal_response(adsl: pd.DataFrame, adlb: pd.DataFrame,
     eb, ev = get("EGFR", 0), get("EGFR", m)
     cv = get("CREAT", m)
     seen = pd.MultiIndex.from_arrays([ids, np.full(len(ids), m)]).isin(w.index)
-    age_at_visit = s["AGE"].to_numpy(float) + m / 12.0
+    vis = adlb[(adlb["PARAMCD"] == "CREAT") & (adlb["AVISITN"] == m)]
+    adt = pd.Series(vis["ADT"].to_numpy(), index=vis["USUBJID"].astype(str).to_numpy()) if "ADT" in vis else None
+    if adt is not None and len(adt):
+        age_at_visit = _age_at_visit(s, ids, ids.map(adt[~adt.index.duplicated()]).to_numpy())
+        age_at_visit = np.where(np.isnan(age_at_visit), s["AGE"].to_numpy(float) + m / 12.0, age_at_visit)
+    else:
+        age_at_visit = s["AGE"].to_numpy(float) + m / 12.0
     ln = s["LNFL"].astype(str).eq("Y").to_numpy()
     dead = s["DTHFL"].astype(str).eq("Y").to_numpy()
     fup = s["FUPM"].to_numpy(float)
@@ -168,3 +185,36 @@ def renal_response_wide(resp: pd.DataFrame, by: str = "STUDYID", labels=None) ->
     out = n.join(pct.add_prefix("% of assessed: ").round(1))
     out.columns.name = None
     return out
+
+
+def egfr_missing(adsl: pd.DataFrame, adlb: pd.DataFrame) -> pd.DataFrame:
+    """Every patient with at least one visit without an eGFR, with the reason and the visits.
+
+    Reasons: ``under 18 years (CKD-EPI 2021 not defined)`` when creatinine was measured but the
+    patient was under 18 at the visit date (a patient 18 at transplant may be 17 at the baseline
+    visit before it; age as :mod:`sle_nb_utils.adam` computes it); ``creatinine not measured``
+    otherwise.
+
+    Returns
+    -------
+    DataFrame sorted by cohort and patient: ``STUDYID``, ``USUBJID``, ``AGE``, ``reason``,
+    ``n_visits`` (visits without eGFR), ``visit_months`` (text).
+    """
+    a = adlb[adlb["PARAMCD"].isin(["EGFR", "CREAT", "SLEDAI"])]
+    key = a["USUBJID"].astype(str) + "|" + a["AVISITN"].astype(str)
+    has = {c: set(key[a["PARAMCD"] == c]) for c in ("EGFR", "CREAT", "SLEDAI")}
+    visits = a[a["PARAMCD"] == "SLEDAI"][["USUBJID", "AVISITN", "ADT"]].astype({"USUBJID": str})
+    visits = visits.assign(k=visits.USUBJID + "|" + visits.AVISITN.astype(str))
+    miss = visits[~visits.k.isin(has["EGFR"])].copy()
+    age = adsl.assign(USUBJID=adsl["USUBJID"].astype(str)).set_index("USUBJID")["AGE"]
+    under = _age_at_visit(adsl, miss.USUBJID, miss.ADT) < 18
+    miss["reason"] = np.where(miss.k.isin(has["CREAT"]) & under,
+                              "under 18 years (CKD-EPI 2021 not defined)", "creatinine not measured")
+    rows = []
+    coh = adsl.assign(USUBJID=adsl["USUBJID"].astype(str)).set_index("USUBJID")["STUDYID"].astype(str)
+    for (pid, why), g in miss.groupby(["USUBJID", "reason"], sort=True):
+        rows.append({"STUDYID": coh.get(pid, ""), "USUBJID": pid, "AGE": float(age.get(pid, np.nan)),
+                     "reason": why, "n_visits": len(g),
+                     "visit_months": ", ".join(str(int(m)) for m in sorted(g.AVISITN))})
+    out = pd.DataFrame(rows, columns=["STUDYID", "USUBJID", "AGE", "reason", "n_visits", "visit_months"])
+    return out.sort_values(["STUDYID", "USUBJID", "reason"]).reset_index(drop=True)

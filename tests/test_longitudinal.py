@@ -191,3 +191,15 @@ def test_plots_return_axes_and_readable_text(t):
     _, ax = plt.subplots()
     assert longplot.plot_by_visit(summ, ax=ax) is ax
     plt.close("all")
+
+
+def test_egfr_missing_reasons(t):
+    m = renal.egfr_missing(t["adsl"], t["adlb"])
+    a = t["adlb"]
+    sled = a[a.PARAMCD == "SLEDAI"]
+    egfr = set(zip(a[a.PARAMCD == "EGFR"].USUBJID, a[a.PARAMCD == "EGFR"].AVISITN))
+    n_missing = sum((p, v) not in egfr for p, v in zip(sled.USUBJID, sled.AVISITN))
+    assert m.n_visits.sum() == n_missing
+    # creatinine is measured at every bundled visit: every missing eGFR is an age < 18 at the visit
+    assert set(m.reason) == {"under 18 years (CKD-EPI 2021 not defined)"}
+    assert (m.AGE <= 18.0 + 1e-9).all()
