@@ -7,7 +7,8 @@ month / 12, ``visit_index`` = position in the schedule (0-8, gaps where a visit 
 ``logprot`` a log-proteinuria-like response; ``baseline`` and ``month12`` paired values for the
 paired tests (with ties and zero differences on purpose, so R's normal approximation with tie
 and continuity corrections is exercised) and ``small_*`` a small sample without ties (R's exact
-Wilcoxon distribution).  Rerun (byte-identical):
+Wilcoxon distribution).  ``mixed_boundary_fixture.csv``: 150 patients with a random intercept and no random slope, so
+that ``(years | id)`` is fitted on the boundary.  Rerun (byte-identical):
 ``.venv/bin/python tests/reference/make_mixed_fixtures.py``.
 """
 
@@ -54,6 +55,24 @@ def make_paired(seed: int = 7) -> pd.DataFrame:
     return out
 
 
+def make_boundary(seed: int = 2) -> pd.DataFrame:
+    """No between-patient slope variance: ``(years | id)`` is fitted on the boundary (lme4:
+    "boundary (singular) fit"), the case where optimisers most often disagree."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(150):
+        arm = "A" if i % 2 else "B"
+        b0 = rng.normal(0, 2.0)
+        for m in (0, 3, 6, 12, 18, 24):
+            if m > 0 and rng.random() < 0.2:
+                continue
+            yrs = m / 12
+            y = 10 - 4.0 * yrs + (1.0 * yrs if arm == "B" else 0) + b0 + rng.normal(0, 3.0)
+            rows.append({"id": f"Q{i + 1:03d}", "arm": arm, "years": yrs, "y": round(float(y), 3)})
+    return pd.DataFrame(rows)
+
+
 if __name__ == "__main__":
+    make_boundary().to_csv(OUT / "mixed_boundary_fixture.csv", index=False, lineterminator="\n")
     make().to_csv(OUT / "mixed_fixture.csv", index=False, lineterminator="\n")
     make_paired().to_csv(OUT / "paired_fixture.csv", index=False, lineterminator="\n")

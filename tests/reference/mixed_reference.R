@@ -3,9 +3,10 @@
 #
 # Usage (from the project root):
 #   Rscript tests/reference/mixed_reference.R [OUT_DIR]
-# Reads tests/reference/mixed_fixture.csv and paired_fixture.csv (made by make_mixed_fixtures.py)
+# Reads tests/reference/mixed_fixture.csv, mixed_boundary_fixture.csv and paired_fixture.csv (made by make_mixed_fixtures.py)
 # and writes into OUT_DIR (default tests/reference/values/mixed):
-#   lmm.csv     lme4::lmer REML fits (random intercept and slope; random intercept only):
+#   lmm.csv     lme4::lmer REML fits (random intercept and slope; random intercept only; a
+#               boundary (singular) fit):
 #               model, quantity (coef / se / theta / sd / corr / sigma / reml), term, value
 #   gls.csv     nlme::gls REML with corCAR1(~ month | id) and corAR1(~ visit_index | id)
 #   paired.csv  wilcox.test(paired = TRUE), t.test(paired = TRUE) and p.adjust(method = "holm")
@@ -25,6 +26,7 @@ out <- if (length(args) >= 1) args[1] else file.path(script_dir, "values", "mixe
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
 d <- read.csv(file.path(script_dir, "mixed_fixture.csv"), stringsAsFactors = FALSE)
 pr <- read.csv(file.path(script_dir, "paired_fixture.csv"))
+db <- read.csv(file.path(script_dir, "mixed_boundary_fixture.csv"), stringsAsFactors = FALSE)
 
 wcsv <- function(x, name) {
   x <- as.data.frame(x)
@@ -55,7 +57,9 @@ fits <- list(
   slope_interaction = lmer(y ~ years * arm + (years | id), data = d, REML = TRUE, control = ctl),
   slope_logprot     = lmer(logprot ~ years + arm + (years | id), data = d, REML = TRUE, control = ctl),
   intercept_only    = lmer(y ~ years + arm + (1 | id), data = d, REML = TRUE, control = ctl),
-  slope_default     = lmer(y ~ years * arm + (years | id), data = d, REML = TRUE)
+  slope_default     = lmer(y ~ years * arm + (years | id), data = d, REML = TRUE),
+  boundary          = suppressMessages(lmer(y ~ years * arm + (years | id), data = db, REML = TRUE,
+                                            control = ctl))
 )
 wcsv(do.call(rbind, Map(lmm_rows, names(fits), fits)), "lmm.csv")
 
