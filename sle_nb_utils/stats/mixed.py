@@ -122,13 +122,20 @@ def lmm_data(data: pd.DataFrame, y: str, fixed: Sequence[str], group: str, time:
     g = data[group]
     if g.isna().any():
         raise BadInputError(f"{int(g.isna().sum())} missing label(s); every row needs a {group}", column=group)
-    groups, codes = np.unique(g.astype(str).to_numpy() if g.dtype == object or isinstance(g.dtype, pd.CategoricalDtype)
-                              else g.to_numpy(), return_inverse=True)
+    if g.dtype == object or isinstance(g.dtype, pd.CategoricalDtype):
+        g = g.astype(str)
+    codes, groups = pd.factorize(g, sort=True)  # hash-based: much faster than np.unique on text
+    groups = np.asarray(groups)
     t = _finite(data[time], time) if time is not None else np.zeros(len(data))
     cols, terms = [np.ones(len(data))], ["Intercept"]
     ref = {}
     if mains:
-        des = design_matrix(data[mains], reference=reference, check_rank=False)
+        cov = data[mains]
+        text = [c for c in mains if cov[c].dtype == object and
+                pd.api.types.infer_dtype(cov[c], skipna=True) == "string"]
+        if text:  # all-text columns as sorted categoricals: the same coding, without a per-value scan
+            cov = cov.assign(**{c: pd.Categorical(cov[c]) for c in text})
+        des = design_matrix(cov, reference=reference, check_rank=False)
         ref = des.reference
         # map each main effect to its design columns
         owner = {}
@@ -185,7 +192,11 @@ class _Blocks:
             B[:, 0, k] = bc(c, weights=X[:, k], minlength=G)
             B[:, 1, k] = bc(c, weights=X[:, k] * t, minlength=G)
         self.B = B
+        self.B0 = np.ascontiguousarray(B[:, 0, :])  # Z_i'X_i rows, contiguous for fast products
+        self.B1 = np.ascontiguousarray(B[:, 1, :])
         self.cy = np.stack([bc(c, weights=y, minlength=G), bc(c, weights=y * t, minlength=G)], axis=1)
+        self.cy0 = np.ascontiguousarray(self.cy[:, 0])
+        self.cy1 = np.ascontiguousarray(self.cy[:, 1])
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self.yty = float(y @ y)
@@ -209,11 +220,11 @@ class _Blocks:
         det = m11 * m22 - m12 * m12
         logdet = float(np.log(det).sum())
         # Lambda' B and Lambda' c
-        B, cy = self.B, self.cy
-        G0 = l11 * B[:, 0, :] + l21 * B[:, 1, :]
-        G1 = l22 * B[:, 1, :]
-        g0 = l11 * cy[:, 0] + l21 * cy[:, 1]
-        g1 = l22 * cy[:, 1]
+        B0, B1, cy0, cy1 = self.B0, self.B1, self.cy0, self.cy1
+        G0 = l11 * B0 + l21 * B1
+        G1 = l22 * B1
+        g0 = l11 * cy0 + l21 * cy1
+        g1 = l22 * cy1
         # M^-1 = [[m22, -m12], [-m12, m11]] / det
         i11, i12, i22 = m22 / det, -m12 / det, m11 / det
         H0 = i11[:, None] * G0 + i12[:, None] * G1
@@ -270,15 +281,16 @@ class _Blocks:
                       [np.sum(k21 * a11 + k22 * a12), np.sum(k21 * a12 + k22 * a22)]])
         C = np.linalg.inv(XVX)
         beta = C @ XVy
-        B = self.B
-        U0 = k11[:, None] * B[:, 0, :] + k12[:, None] * B[:, 1, :]
-        U1 = k21[:, None] * B[:, 0, :] + k22[:, None] * B[:, 1, :]
+        B0, B1 = self.B0, self.B1
+        U0 = k11[:, None] * B0 + k12[:, None] * B1
+        U1 = k21[:, None] * B0 + k22[:, None] * B1
         U0C, U1C = U0 @ C, U1 @ C
         q01 = float(np.sum(U0C * U1))
         Q = np.array([[float(np.sum(U0C * U0)), q01], [q01, float(np.sum(U1C * U1))]])
-        e = self.cy - B @ beta  # (G, 2): Z_i'(y_i - X_i beta)
-        w0 = k11 * e[:, 0] + k12 * e[:, 1]
-        w1 = k21 * e[:, 0] + k22 * e[:, 1]
+        e0 = self.cy0 - B0 @ beta  # Z_i'(y_i - X_i beta)
+        e1 = self.cy1 - B1 @ beta
+        w0 = k11 * e0 + k12 * e1
+        w1 = k21 * e0 + k22 * e1
         W = np.array([[w0 @ w0, w0 @ w1], [w0 @ w1, w1 @ w1]])
         Gm = P - Q - (df / pwrss) * W
         Gm = (Gm + Gm.T) / 2
@@ -291,8 +303,10 @@ def _minimise(fun_grad, x0, bounds, tol):
     """L-BFGS-B with the analytic gradient from lme4's start; then Newton steps on the free
     coordinates with a finite-difference Hessian of the analytic gradient (projected on the
     bounds), so that ``theta`` is found to about ``tol``."""
+    # L-BFGS-B to about 1e-6 in the gradient (tighter only spends line searches at the noise
+    # floor of the criterion); the Newton steps below finish the job
     r = optimize.minimize(fun_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                          options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000, "maxcor": 20})
+                          options={"ftol": 1e-12, "gtol": 1e-6, "maxiter": 1000, "maxcor": 20})
     x = np.asarray(r.x, float)
     f, g = fun_grad(x)
     lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
