@@ -91,3 +91,16 @@ def test_summary_by_visit():
     assert s.iloc[1].n == 3
     with pytest.raises(BadInputError):
         paired.summary_by_visit(d, "nope", "v")
+
+
+def test_bad_input_and_degenerate_cases():
+    with pytest.raises(BadInputError, match="length"):
+        paired.wilcoxon_signed_rank([1.0, 2.0, 3.0], [1.0, 2.0])
+    with pytest.raises(BadInputError, match="non-numeric"):
+        paired.paired_t(["a", "b"], [1.0, 2.0])
+    with pytest.raises(BadInputError, match="conf_level"):
+        paired.paired_t([1.0, 2.0], [1.0, 3.0], conf_level=95)
+    w = paired.wilcoxon_signed_rank([1.0, 2.0], [1.0, 2.0])  # all differences zero (R: p = NaN)
+    assert w["n_pairs"] == 2 and w["n_nonzero"] == 0 and np.isnan(w["p"])
+    t = paired.paired_t([1.0, np.nan, 3.0], [0.5, 1.0, np.nan])  # incomplete pairs dropped
+    assert t["n_pairs"] == 1 and np.isnan(t["p"])
