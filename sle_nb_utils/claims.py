@@ -48,11 +48,11 @@ from .published import rounds_to
 
 __all__ = [
     "CLAIMS_FILE", "COHORT_SOURCES_FILE", "seed_claims", "cohort_sources", "extract_numbers",
-    "claim_numbers", "resolve_cohorts", "wilson", "load", "claims_table", "claims_display",
+    "claim_numbers", "resolve_cohorts", "cohorts_for", "wilson", "load", "claims_table", "claims_display",
     "trm_both_ways", "cr_trend", "relapse_crude_vs_cif", "follow_up_vs_claim", "relapse_vs_nrm",
     "paired_changes", "steroid_by_visit", "egfr_sustained", "untestable_claims", "lupus_1955",
-    "lupus_km", "lupus_milestones", "transplant_os_milestones", "plot_cr_trend",
-    "plot_relapse_crude_vs_cif", "plot_lupus_beside_transplant", "what_this_shows",
+    "lupus_km", "lupus_milestones", "transplant_os_milestones", "transplant_os_km", "survival_panel", "plot_cr_trend",
+    "plot_relapse_crude_vs_cif", "plot_taper", "plot_lupus_beside_transplant", "what_this_shows",
 ]
 
 CLAIMS_FILE = PUBLISHED_DIR / "seed_claims.csv"
@@ -162,6 +162,13 @@ def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFram
         why = f"no {arm} cohort in the data" if not of_arm else f"{len(of_arm)} {arm} cohorts, none mapped to {series_source}"
         return [], why
     return (of_arm, "by arm") if of_arm else ([], f"no {arm} cohort in the data")
+
+
+def cohorts_for(tables, claim_id: str, claims: pd.DataFrame | None = None) -> list[str]:
+    """The data's cohorts that the claim ``claim_id`` is computed on (:func:`resolve_cohorts`)."""
+    claims = seed_claims() if claims is None else claims
+    r = claims.set_index("claim_id").loc[claim_id]
+    return resolve_cohorts(r["series_source"], r["arm"], tables["adsl"])[0]
 
 
 def wilson(k, n, conf_level: float = 0.95) -> tuple[float, float]:
@@ -451,16 +458,17 @@ def relapse_vs_nrm(tables, cohorts, months: float = 60.0, conf_level: float = 0.
     """Cumulative incidence of relapse and of non-relapse mortality at ``months``, per cohort.
 
     Aalen-Johansen with the other as the competing event (:func:`outcomes.milestone_table`).
-    Returns ``cohort``, ``endpoint`` (REL / NRM), ``estimate_pct``, ``lower_pct``, ``upper_pct``,
+    Returns ``cohort`` (display name), ``endpoint`` (REL / NRM), ``estimate_pct``, ``lower_pct``, ``upper_pct``,
     ``n_risk``.
     """
     from .outcomes import milestone_table
 
+    names = _cohort_names(tables)
     rows = []
     for c in cohorts:
         for ep in ("REL", "NRM"):
             m = milestone_table(tables["survival"], ep, by=None, at=[months], cohorts=c, conf_level=conf_level).iloc[0]
-            rows.append({"cohort": c, "endpoint": ep, "estimate_pct": float(m["estimate_pct"]),
+            rows.append({"cohort": names.get(c, c), "endpoint": ep, "estimate_pct": float(m["estimate_pct"]),
                          "lower_pct": float(m["lower_pct"]), "upper_pct": float(m["upper_pct"]),
                          "n_risk": int(m["n_risk"])})
     return pd.DataFrame(rows)
@@ -469,9 +477,8 @@ def relapse_vs_nrm(tables, cohorts, months: float = 60.0, conf_level: float = 0.
 def _relapse_vs_nrm(row, cohorts, tables, conf_level):
     t = relapse_vs_nrm(tables, cohorts, 12.0 * float(row["timepoint_years"]), conf_level)
     w = t.pivot(index="cohort", columns="endpoint", values="estimate_pct")
-    names = _cohort_names(tables)
     ok = bool((w["REL"] > w["NRM"]).all())
-    text = "; ".join(f"{names.get(c, c)}: relapse {r.REL:.0f}% vs NRM {r.NRM:.0f}%" for c, r in w.iterrows())
+    text = "; ".join(f"{c}: relapse {r.REL:.0f}% vs NRM {r.NRM:.0f}%" for c, r in w.iterrows())
     return _result(float((w["REL"] - w["NRM"]).min()), recomputed=text,
                    estimator="Aalen-Johansen cumulative incidences at 60 months", passed=ok,
                    n=int(tables["adsl"]["STUDYID"].astype(str).isin(cohorts).sum()))
@@ -782,9 +789,41 @@ def transplant_os_milestones(tables, at_years=(1, 2, 3, 4, 5), conf_level: float
                          "upper_pct": m["upper_pct"]})
 
 
+def survival_panel(lupus_ms: pd.DataFrame, transplant_ms: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+    """The numbers behind :func:`plot_lupus_beside_transplant`, wide: one row per curve (``data``:
+    real and historical, or synthetic and calibrated; ``analysis``), one column per year, the
+    percent alive as text ("—" beyond a curve's follow-up)."""
+    p = pd.concat([lupus_ms.assign(data="real, historical (1955)", analysis="SLE 1955: " + lupus_ms["analysis"]),
+                   transplant_ms.assign(data="synthetic, calibrated", analysis=transplant_ms["analysis"] + ": OS")])
+    w = p.pivot(index=["data", "analysis"], columns="years", values="surv_pct")
+    w.columns = [f"{y:g} y alive %" for y in w.columns]
+    return w.apply(lambda col: col.map(lambda v: "—" if pd.isna(v) else f"{v:.{decimals}f}"))
+
+
+def transplant_os_km(tables, conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier overall survival of every cohort of the data, time in years, with ``analysis``
+    = cohort display name first (the curves drawn beside the 1955 cohort)."""
+    from .stats.survival import kaplan_meier
+
+    names = _cohort_names(tables)
+    s = tables["survival"]
+    os_ = s[s["endpoint"] == "OS"]
+    km = kaplan_meier(os_["time_months"].to_numpy(float) / 12.0, os_["status"] == 1, group=os_["cohort"],
+                      conf_level=conf_level)
+    km.insert(0, "analysis", km.pop("group").map(lambda c: names.get(c, c)))
+    return km
+
+
 # --------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------
+def _err(est, lower, upper):
+    """Error-bar lengths below and above, never negative (a Wilson bound can sit a rounding error
+    beyond the estimate at 0 or 100%)."""
+    est = np.asarray(est, float)
+    return [np.clip(est - np.asarray(lower, float), 0, None), np.clip(np.asarray(upper, float) - est, 0, None)]
+
+
 def _ax(ax, size=(6.5, 4.2)):
     import matplotlib.pyplot as plt
 
@@ -797,9 +836,8 @@ def plot_cr_trend(trend: pd.DataFrame, ax=None):
     """Complete remission by year (:func:`cr_trend`): published and recomputed, Wilson 95% CIs."""
     ax = _ax(ax)
     x = trend["year"].to_numpy(float)
-    ax.errorbar(x - 0.08, trend["published_pct"], yerr=[trend["published_pct"] - trend["pub_lower"],
-                trend["pub_upper"] - trend["published_pct"]], fmt="s", color="0.35", capsize=4, label="published k/n")
-    ax.errorbar(x + 0.08, trend["pct"], yerr=[trend["pct"] - trend["lower"], trend["upper"] - trend["pct"]],
+    ax.errorbar(x - 0.08, trend["published_pct"], yerr=_err(trend["published_pct"], trend["pub_lower"], trend["pub_upper"]), fmt="s", color="0.35", capsize=4, label="published k/n")
+    ax.errorbar(x + 0.08, trend["pct"], yerr=_err(trend["pct"], trend["lower"], trend["upper"]),
                 fmt="o", color="C0", capsize=4, label="recomputed (synthetic)")
     for xi, r in zip(x, trend.itertuples()):
         ax.annotate(f"n={r.evaluable}", (xi, 2), ha="center", fontsize=9, color="0.3")
@@ -816,11 +854,9 @@ def plot_relapse_crude_vs_cif(table: pd.DataFrame, ax=None):
     """Yearly crude relapse rate (Wilson CI) beside the cumulative incidence of relapse (AJ CI)."""
     ax = _ax(ax)
     x = table["year"].to_numpy(float)
-    ax.errorbar(x - 0.08, table["crude_pct"], yerr=[table["crude_pct"] - table["crude_lower"],
-                table["crude_upper"] - table["crude_pct"]], fmt="o", color="C1", capsize=4,
+    ax.errorbar(x - 0.08, table["crude_pct"], yerr=_err(table["crude_pct"], table["crude_lower"], table["crude_upper"]), fmt="o", color="C1", capsize=4,
                 label="relapses in year k / seen at year k (crude)")
-    ax.errorbar(x + 0.08, table["cif_pct"], yerr=[table["cif_pct"] - table["cif_lower"],
-                table["cif_upper"] - table["cif_pct"]], fmt="D", color="C3", capsize=4,
+    ax.errorbar(x + 0.08, table["cif_pct"], yerr=_err(table["cif_pct"], table["cif_lower"], table["cif_upper"]), fmt="D", color="C3", capsize=4,
                 label="cumulative incidence by year k (Aalen-Johansen)")
     ax.set_xticks(x)
     ax.set_xticklabels([f"{int(v)} y" for v in x])
@@ -831,9 +867,24 @@ def plot_relapse_crude_vs_cif(table: pd.DataFrame, ax=None):
     return ax
 
 
+def plot_taper(table: pd.DataFrame, ax=None):
+    """Share on <= 10 mg/day prednisone (Wilson 95% CI) and share off every immunosuppressant, by
+    visit (:func:`steroid_by_visit`)."""
+    ax = _ax(ax)
+    x = table["visit_month"].to_numpy(float)
+    ax.errorbar(x, table["pct_at_or_below_cap"], yerr=_err(table["pct_at_or_below_cap"], table["lower"], table["upper"]), fmt="o-", color="C0", capsize=3,
+                label="prednisone <= 10 mg/day (95% CI)")
+    ax.plot(x, table["pct_no_immunosuppressant"], "s--", color="C1", label="no immunosuppressant")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("months after transplant (nominal visit)")
+    ax.set_ylabel("patients, %")
+    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    return ax
+
+
 def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=None, max_years: float = 5.0):
-    """Kaplan-Meier of the 1955 cohort (:func:`lupus_km`, real) and the transplant cohorts' OS
-    milestones (:func:`transplant_os_milestones`, synthetic) on one axis of years."""
+    """Kaplan-Meier of the 1955 cohort (:func:`lupus_km`, real) and of the transplant cohorts' OS
+    (:func:`transplant_os_km`, synthetic) on one axis of years."""
     ax = _ax(ax, (7.5, 4.6))
     styles = {"from diagnosis": ("k", "-"), "from onset, late entry": ("C2", "-"),
               "from onset, late entry ignored": ("C2", ":")}
@@ -843,8 +894,8 @@ def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=
         s = np.r_[1.0, k["surv"].to_numpy(float)]
         ax.step(t, 100 * s, where="post", color=col, ls=ls, lw=1.8, label=f"1955 cohort (real): {name}")
     for i, (name, g) in enumerate(transplant.groupby("analysis", sort=True)):
-        ax.plot(np.r_[0, g["years"]], np.r_[100, g["surv_pct"]], marker="o", ms=4, lw=1.2, ls="--",
-                color=f"C{i + 4}", label=f"{name} OS (synthetic)")
+        ax.step(np.r_[0.0, g["time"].to_numpy(float)], 100 * np.r_[1.0, g["surv"].to_numpy(float)], where="post",
+                lw=1.3, ls="--", color=f"C{i + 4}", label=f"{name}: OS (synthetic)")
     ax.set_xlim(0, max_years)
     ax.set_ylim(0, 102)
     ax.set_xlabel("years (since diagnosis, onset or transplant)")
