@@ -207,6 +207,13 @@ def test_constant_or_collinear_covariate(d, col, match):
         cox_fit(e, ["x1", "x2", col])
 
 
+def test_covariate_constant_within_strata(d):
+    """R gives NA ("X matrix deemed to be singular"); we refuse and name the column."""
+    e = d.assign(s2=(d.stratum == "S2").astype(float))
+    with pytest.raises(BadInputError, match="'s2'.*information matrix is singular"):
+        cox_fit(e, ["x1", "s2"], strata="stratum")
+
+
 def test_not_converged_matches_R_and_warns(d):
     r = pd.read_csv(VAL / "fit_maxiter1.csv")  # R: iter.max = 1, "Ran out of iterations"
     with pytest.warns(ConvergenceWarning, match="did not converge after 1 iteration"):

@@ -8,21 +8,25 @@ hazards of Grambsch & Therneau (1994) in the form of R ``survival`` >= 3.0 (``co
 
 Algorithm
 ---------
-The data are sorted once by (stratum, time).  For every value of the coefficients the risk-set
-sums S0 = sum w exp(eta), S1 = sum w exp(eta) x at each distinct event time are differences of
-reverse cumulative sums (minus the sums of subjects who have not entered yet); the deaths' own
-sums, needed for Efron's correction, are group sums over tied events.  The second-derivative sum
-S2 is never formed per time: its contribution to the information,
-``sum_j mw_j S2(t_j) / D_j``, equals ``X' diag(w exp(eta) H) X`` where H is the cumulative sum of
-``mw_j / D_j`` over the event times at which each subject is at risk.  One iteration therefore
-costs O(n p^2) with no Python loop over subjects or times.
+The data are sorted once by (stratum, time descending, deaths first), as R processes them.  For
+every value of the coefficients the risk-set sums S0 = sum w exp(eta) and S1 = sum w exp(eta) x at
+each distinct event time are differences of cumulative sums (minus the sums of subjects who have
+not entered yet, with late entry); the deaths' own sums, needed for Efron's correction, are
+differences of the same cumulative sums because tied deaths are adjacent.  Efron's d terms of a
+group of d tied deaths enter only through six scalar sums per group (of 1/D, f/D, 1/D^2, f/D^2,
+f^2/D^2 and log D, with f = k/d).  The second-derivative sum S2 is never formed: its part of the
+information, ``sum mw S2 / D``, equals ``X' diag(w exp(eta) h) X`` where h cumulates ``mw / D``
+over the event times at which each subject is at risk.  One iteration therefore costs
+O(n p + events + event times p^2), with no Python loop over subjects or times.
 
 Newton-Raphson follows R's ``coxfit6`` (right-censored data) and ``agfit4`` (late entry) step for
-step: start at 0, stop when ``|1 - loglik_old / loglik_new| <= tol`` (R ``eps = 1e-9``), halve the
-step when the log partial likelihood decreases, and (``coxfit6``) clip the coefficients at 20
-times their initial standard scale.  The same iterates give R's coefficients, standard errors and
-log-likelihoods to rounding error (checked to 1e-8 in ``tests/test_cox.py`` against values written
-by ``tests/reference/cox_reference.R``).
+step: start at 0, stop when ``|1 - loglik_best / loglik_new| <= tol`` (R ``eps = 1e-9``), pull a
+step that lowers the log partial likelihood back towards the last good coefficients (step
+halving), and return the last good coefficients when the iterations run out on a bad step.  The
+same iterates give R's coefficients, standard errors and log-likelihoods to rounding error
+(about 1e-13; the tests in ``tests/test_cox.py`` require 1e-8 against the values written by
+``tests/reference/cox_reference.R``), including the number of iterations and the drift of a
+coefficient to infinity under a monotone likelihood.
 
 Conventions
 -----------
@@ -275,6 +279,20 @@ def _solve(info, u):
         return np.linalg.lstsq(info, u, rcond=None)[0]
 
 
+def _singular_columns(info, toler=np.finfo(float).eps ** 0.75):
+    """Columns whose pivot vanishes in a Cholesky decomposition of ``info`` (R ``cholesky2``)."""
+    m = np.array(info, dtype=float)
+    eps = toler * max(np.max(np.diag(m)), 0.0)
+    out = []
+    for i in range(m.shape[0]):
+        if not np.isfinite(m[i, i]) or m[i, i] <= eps:
+            out.append(i)
+            m[i, :] = m[:, i] = 0.0
+            continue
+        m[i + 1:, i + 1:] -= np.outer(m[i + 1:, i], m[i, i + 1:]) / m[i, i]
+    return out
+
+
 def _newton(cd: _CoxData, max_iter: int, tol: float):
     """Maximise the log partial likelihood with R's iteration (``coxfit6``; ``agfit4`` with entry).
 
@@ -286,6 +304,11 @@ def _newton(cd: _CoxData, max_iter: int, tol: float):
     ag = cd.entry is not None
     beta = np.zeros(cd.p)
     loglik0, u, info = cd.loglik_score_info(beta)
+    sing = _singular_columns(info)
+    if sing:
+        raise BadInputError("cannot be estimated: the information matrix is singular in this column (e.g. it "
+                            "is constant within every stratum, or among the subjects at risk at the event "
+                            "times); R gives NA; drop it", column=", ".join(cd.terms[j] for j in sing))
     best = loglik0
     newbeta = beta + _solve(info, u)
     halving, newlk, it = 0, loglik0, 0
@@ -509,6 +532,7 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     robust = bool(robust) or cluster is not None
     efron = ties == "efron"
     cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron)
+    cd.terms = design.terms
     beta, u, info, loglik, loglik0, n_iter, converged = _newton(cd, int(max_iter), float(tol))
     model = f"Cox ({'Efron' if efron else 'Breslow'})"
     try:
