@@ -76,6 +76,16 @@ TRANSFORMS = ("km", "identity", "log", "rank")
 # ---------------------------------------------------------------------------------------------
 
 
+def _mv(A, v):
+    """``A @ v`` without BLAS: numpy's own loops are steadier than a threaded BLAS on a shared machine."""
+    return np.einsum("ik,k->i", A, v)
+
+
+def _mm(A, B):
+    """``A @ B.T`` for p x n arrays, without BLAS (see :func:`_mv`)."""
+    return np.einsum("ik,jk->ij", A, B)
+
+
 def _fixed_ranks(time, entry):
     """Ranks of the times after merging those that differ by rounding error only (R ``aeqSurv``).
 
@@ -121,7 +131,7 @@ class _CoxData:
         self.n, self.p = n, p
         self.X, self.time_in, self.event, self.entry_in, self.strata, self.weights = (X, time, event, entry,
                                                                                     strata, weights)
-        self.mean = weights @ X / weights.sum()
+        self.mean = np.einsum('n,np->p', weights, X) / weights.sum()
         rank, o, self.time, self.entry, self.entry_rank = _fixed_ranks(time, entry)
         m = int(rank.max()) + 2
         o = o[np.argsort(rank[o] * 2 + event[o], kind="stable")]  # nearly sorted: a fast timsort
@@ -149,7 +159,7 @@ class _CoxData:
         self.ev = np.flatnonzero(self.dead)
         self.ev_group = np.repeat(np.arange(G), self.nd)
         self.deadwt = np.add.reduceat(self.w[self.ev], np.r_[0, np.cumsum(self.nd)[:-1]])
-        self.wx_dead = self.XT[:, self.ev] @ self.w[self.ev]
+        self.wx_dead = _mv(self.XT[:, self.ev], self.w[self.ev])
         self.w_dead = np.where(self.dead, self.w, 0.0)
         # Efron's terms for groups of tied deaths (none with continuous times; none for Breslow)
         self.tied = np.flatnonzero(self.nd > 1) if efron else np.zeros(0, dtype=np.int64)
@@ -191,7 +201,7 @@ class _CoxData:
         mw f/D^2, mw f^2/D^2 and mw log D, where mw is the deaths' mean weight (Efron) or their
         total weight (Breslow, and groups with one death).
         """
-        eta = beta @ self.XT
+        eta = np.einsum('i,in->n', beta, self.XT)
         risk = np.exp(eta)
         r = self.w * risk
         V = np.empty((self.p + 1, self.n))
@@ -222,8 +232,8 @@ class _CoxData:
     def loglik_score_info(self, beta):
         """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
         eta, _, r, S, E, T = self.sums(beta)
-        loglik = float(self.w_dead @ eta - T[5].sum())
-        u = self.wx_dead - (S[1:] @ T[0] - E[1:] @ T[1])
+        loglik = float(np.einsum('n,n->', self.w_dead, eta) - T[5].sum())
+        u = self.wx_dead - (_mv(S[1:], T[0]) - _mv(E[1:], T[1]))
         return loglik, u, self._information(r, S, E, T, None)
 
     def _information(self, r, S, E, T, gw):
@@ -239,12 +249,12 @@ class _CoxData:
             rows = self.t_rows
             h[rows] -= r[rows] * np.repeat(T1[tg], self.nd[tg])
         S1, E1 = S[1:], E[1:]
-        outer = (S1 * W0) @ S1.T
+        outer = _mm(S1 * W0, S1)
         if tg.size:
-            cross = (S1[:, tg] * W1[tg]) @ E1[:, tg].T
-            outer += (E1[:, tg] * W2[tg]) @ E1[:, tg].T - cross - cross.T
+            cross = _mm(S1[:, tg] * W1[tg], E1[:, tg])
+            outer += _mm(E1[:, tg] * W2[tg], E1[:, tg]) - cross - cross.T
         XT = self.XT
-        return (XT * h) @ XT.T - outer
+        return _mm(XT * h, XT) - outer
 
     def score_residuals(self, beta):
         """Score residuals per subject, unweighted (R ``residuals(fit, "score")``), n x p, input order."""
@@ -556,11 +566,11 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
              "means": pd.Series(cd.mean, index=design.terms), "score": u}
     if robust:
         resid = cd.score_residuals(beta) * cd.weights[:, None]
-        dfbeta = resid @ naive
+        dfbeta = np.einsum('np,pq->nq', resid, naive)
         if arr["cluster"] is not None:
             k = arr["cluster"]
             dfbeta = np.column_stack([np.bincount(k, weights=dfbeta[:, j]) for j in range(cd.p)])
-        cov = dfbeta.T @ dfbeta
+        cov = np.einsum('np,nq->pq', dfbeta, dfbeta)
     columns = {"time": time, "event": event, "entry": entry, "strata": _as_list(strata), "weights": weights,
                "cluster": cluster, "covariates": [str(c) for c in _as_list(covariates)]}
     return CoxResult(model, design.terms, beta, cov, converged=converged, n_iter=n_iter, n=cd.n,
@@ -649,7 +659,7 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     _, _, r, S, E, T = cd.sums(beta)
     p = cd.p
     ev = cd.ev
-    u2 = cd.XT[:, ev] @ (cd.w[ev] * gg[cd.ev_group]) - (S[1:] @ (T[0] * gg) - E[1:] @ (T[1] * gg))
+    u2 = _mv(cd.XT[:, ev], cd.w[ev] * gg[cd.ev_group]) - (_mv(S[1:], T[0] * gg) - _mv(E[1:], T[1] * gg))
     imat = np.zeros((2 * p, 2 * p))
     i0 = cd._information(r, S, E, T, None)
     i1 = cd._information(r, S, E, T, gg)
