@@ -195,13 +195,14 @@ class _CoxData:
         return c[:, self.h_hi] - c[:, self.h_lo]
 
     def sums(self, beta):
-        """Risk scores, risk-set sums S and deaths' sums E ((p+1) x G) and the scalar term sums.
+        """Risk scores, risk-set sums S ((p+1) x G), deaths' sums E of the tied groups, term sums T.
 
         T = (T0, T1, W0, W1, W2, L): per group, the sums over its terms of mw/D, mw f/D, mw/D^2,
         mw f/D^2, mw f^2/D^2 and mw log D, where mw is the deaths' mean weight (Efron) or their
-        total weight (Breslow, and groups with one death).
+        total weight (Breslow, and groups with one death); T1, W1, W2 (zero elsewhere) and the
+        columns of E are those of the tied groups ``self.tied`` only.
         """
-        eta = np.einsum('i,in->n', beta, self.XT)
+        eta = np.einsum("i,in->n", beta, self.XT)
         risk = np.exp(eta)
         r = self.w * risk
         V = np.empty((self.p + 1, self.n))
@@ -214,25 +215,26 @@ class _CoxData:
         if self.entry is not None:  # minus the subjects who have not entered yet
             ce = self._cum(V[:, self.oentry])
             S -= ce[:, self.e_hi] - ce[:, self.e_lo]
-        E = np.zeros_like(S)
-        S0, mw = S[0], self.deadwt
-        T = [mw / S0, np.zeros(self.G), mw / S0**2, np.zeros(self.G), np.zeros(self.G), mw * np.log(S0)]
-        tg = self.tied
-        if tg.size:
-            E[:, tg] = c[:, self.g_start[tg] + self.nd[tg]] - c[:, self.g_start[tg]]
-            nt = self.nd[tg]
-            f = self.t_frac
-            D = np.repeat(S0[tg], nt) - f * np.repeat(E[0, tg], nt)
-            iD = 1.0 / D
-            mwt = mw[tg] / nt
-            for i, term in enumerate((iD, f * iD, iD * iD, f * iD * iD, f * f * iD * iD, np.log(D))):
-                T[i][tg] = mwt * np.add.reduceat(term, self.t_first)
+        S0, mw, tg = S[0], self.deadwt, self.tied
+        T = [mw / S0, None, mw / S0**2, None, None, mw * np.log(S0)]
+        start, nt = self.g_start[tg], self.nd[tg]
+        E = c[:, start + nt] - c[:, start]
+        f = self.t_frac
+        D = np.repeat(S0[tg], nt) - f * np.repeat(E[0], nt)
+        iD = 1.0 / D
+        mwt = mw[tg] / nt
+        for i, term in enumerate((iD, f * iD, iD * iD, f * iD * iD, f * f * iD * iD, np.log(D))):
+            total = mwt * np.add.reduceat(term, self.t_first) if tg.size else np.zeros(0)
+            if i in (1, 3, 4):
+                T[i] = total
+            else:
+                T[i][tg] = total
         return eta, risk, r, S, E, T
 
     def loglik_score_info(self, beta):
         """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
         eta, _, r, S, E, T = self.sums(beta)
-        loglik = float(np.einsum('n,n->', self.w_dead, eta) - T[5].sum())
+        loglik = float(np.einsum("n,n->", self.w_dead, eta) - T[5].sum())
         u = self.wx_dead - (_mv(S[1:], T[0]) - _mv(E[1:], T[1]))
         return loglik, u, self._information(r, S, E, T, None)
 
@@ -242,17 +244,16 @@ class _CoxData:
         The C / D part is ``X' diag(r h) X``, h being the sum of mw/D over the terms at which a
         row is at risk (Efron: a death is in its own group's terms with weight 1 - f).
         """
-        T0, T1, W0, W1, W2 = T[:5] if gw is None else [t * gw for t in T[:5]]
-        h = r * self._at_risk_sum(T0[None, :])[0]
         tg = self.tied
-        if tg.size:
-            rows = self.t_rows
-            h[rows] -= r[rows] * np.repeat(T1[tg], self.nd[tg])
+        T0, T1, W0, W1, W2 = T[:5] if gw is None else [t * (gw if t.size == self.G else gw[tg]) for t in T[:5]]
+        h = r * self._at_risk_sum(T0[None, :])[0]
         S1, E1 = S[1:], E[1:]
         outer = _mm(S1 * W0, S1)
         if tg.size:
-            cross = _mm(S1[:, tg] * W1[tg], E1[:, tg])
-            outer += _mm(E1[:, tg] * W2[tg], E1[:, tg]) - cross - cross.T
+            rows = self.t_rows
+            h[rows] -= r[rows] * np.repeat(T1, self.nd[tg])
+            cross = _mm(S1[:, tg] * W1, E1)
+            outer += _mm(E1 * W2, E1) - cross - cross.T
         XT = self.XT
         return _mm(XT * h, XT) - outer
 
@@ -260,18 +261,21 @@ class _CoxData:
         """Score residuals per subject, unweighted (R ``residuals(fit, "score")``), n x p, input order."""
         _, risk, _, S, E, T = self.sums(beta)
         T0, T1, W0, W1, W2, _ = T
-        S1, E1 = S[1:], E[1:]
-        H = self._at_risk_sum(np.vstack([T0, S1 * W0 - E1 * W1]))      # sum of mw/D and mw xbar/D
+        tg, S1, E1 = self.tied, S[1:], E[1:]
+        HX = np.vstack([T0, S1 * W0])                                   # mw/D and mw xbar/D per group
+        HX[1:, tg] -= E1 * W1
+        xe = S1 * T0                                                     # mean of the terms' means
+        xe[:, tg] -= E1 * T1
+        xe /= self.deadwt
+        H = self._at_risk_sum(HX)
         XT = self.XT
         U = -risk * (XT * H[0] - H[1:])
         ev, ge = self.ev, self.ev_group
-        xe = (S1 * T0 - E1 * T1) / self.deadwt                         # mean of the terms' means
         U[:, ev] += XT[:, ev] - xe[:, ge]
-        tg = self.tied
         if tg.size:  # a death is in its own group's terms with weight 1 - f only
             rows, nt = self.t_rows, self.nd[tg]
-            QX = (S1 * W1 - E1 * W2)[:, tg]
-            U[:, rows] += risk[rows] * (XT[:, rows] * np.repeat(T1[tg], nt) - np.repeat(QX, nt, axis=1))
+            QX = S1[:, tg] * W1 - E1 * W2
+            U[:, rows] += risk[rows] * (XT[:, rows] * np.repeat(T1, nt) - np.repeat(QX, nt, axis=1))
         out = np.empty((self.n, self.p))
         out[self.order] = U.T
         return out
@@ -659,7 +663,7 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     _, _, r, S, E, T = cd.sums(beta)
     p = cd.p
     ev = cd.ev
-    u2 = _mv(cd.XT[:, ev], cd.w[ev] * gg[cd.ev_group]) - (_mv(S[1:], T[0] * gg) - _mv(E[1:], T[1] * gg))
+    u2 = _mv(cd.XT[:, ev], cd.w[ev] * gg[cd.ev_group]) - (_mv(S[1:], T[0] * gg) - _mv(E[1:], T[1] * gg[cd.tied]))
     imat = np.zeros((2 * p, 2 * p))
     i0 = cd._information(r, S, E, T, None)
     i1 = cd._information(r, S, E, T, gg)
