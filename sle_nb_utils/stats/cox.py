@@ -126,17 +126,17 @@ class _CoxData:
     so that an iteration costs O(n p + events + groups p^2).
     """
 
-    def __init__(self, X, time, event, entry, strata, weights, efron):
+    def __init__(self, X, time, event, entry, strata, weights, efron, n_strata):
         n, p = X.shape
         self.n, self.p = n, p
         self.X, self.time_in, self.event, self.entry_in, self.strata, self.weights = (X, time, event, entry,
                                                                                     strata, weights)
         self.mean = np.einsum('n,np->p', weights, X) / weights.sum()
         rank, o, self.time, self.entry, self.entry_rank = _fixed_ranks(time, entry)
-        m = int(rank.max()) + 2
+        m = int(rank[o[-1]]) + 2
         o = o[np.argsort(rank[o] * 2 + event[o], kind="stable")]  # nearly sorted: a fast timsort
-        if strata.max() > 0:
-            o = o[np.argsort(strata[o].astype(np.int16 if strata.max() < 2**15 else np.int64), kind="stable")]
+        if n_strata > 1:
+            o = o[np.argsort(strata[o].astype(np.int16 if n_strata < 2**15 else np.int64), kind="stable")]
         o = o[::-1]  # stratum, time descending, deaths first
         self.order = o
         ts, ss = self.time[o], strata[o]
@@ -144,17 +144,21 @@ class _CoxData:
         self.w = weights[o]
         self.dead = event[o] == 1
         rows = np.arange(n)
-        new_s = np.r_[True, ss[1:] != ss[:-1]]
-        new_b = new_s | np.r_[True, ts[1:] != ts[:-1]]
-        s_start = np.maximum.accumulate(np.where(new_s, rows, 0))          # first row of the stratum
-        s_end = np.r_[np.flatnonzero(new_s)[1:], n][np.cumsum(new_s) - 1]  # one past its last row
+        new_b = np.r_[True, ts[1:] != ts[:-1]]
+        if n_strata > 1:
+            new_s = np.r_[True, ss[1:] != ss[:-1]]
+            new_b |= new_s
+            s_start = np.maximum.accumulate(np.where(new_s, rows, 0))      # first row of the stratum
+            s_end = np.r_[np.flatnonzero(new_s)[1:], n][np.cumsum(new_s) - 1]  # one past its last row
         b_start = np.maximum.accumulate(np.where(new_b, rows, 0))          # first row of the tie block
-        b_end = np.r_[np.flatnonzero(new_b)[1:], n][np.cumsum(new_b) - 1]
-        starts = np.flatnonzero(new_b & self.dead)                         # event groups, by row
+        bs = np.flatnonzero(new_b)
+        gi = np.flatnonzero(self.dead[bs])
+        starts = bs[gi]                                                    # event groups, by row
         cdead = np.r_[0, np.cumsum(self.dead)]
         self.g_start = starts
-        self.nd = cdead[b_end[starts]] - cdead[starts]
-        self.g_end, self.g_sb = b_end[starts], s_start[starts]
+        self.g_end = np.r_[bs, n][gi + 1]
+        self.nd = cdead[self.g_end] - cdead[starts]
+        self.g_sb = s_start[starts] if n_strata > 1 else np.zeros(starts.size, dtype=np.int64)
         G = self.G = starts.size
         self.ev = np.flatnonzero(self.dead)
         self.ev_group = np.repeat(np.arange(G), self.nd)
@@ -170,7 +174,8 @@ class _CoxData:
         self.t_frac = k / np.repeat(nt, nt)
         # groups at which row i is at risk: [h_lo, h_hi) in group order
         before = np.r_[0, np.cumsum(new_b & self.dead)]                   # groups starting before a row
-        self.h_lo, self.h_hi = before[b_start], before[s_end]
+        self.h_lo = before[b_start]
+        self.h_hi = before[s_end] if n_strata > 1 else np.full(n, starts.size)
         if entry is not None:
             kexit = ss * m + rank[o]
             kentry = ss * m + self.entry_rank[o]
@@ -545,7 +550,8 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     _v.as_conf_level(conf_level)
     robust = bool(robust) or cluster is not None
     efron = ties == "efron"
-    cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron)
+    cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron,
+                  1 if slabels is None else len(slabels))
     cd.terms = design.terms
     beta, u, info, loglik, loglik0, n_iter, converged = _newton(cd, int(max_iter), float(tol))
     model = f"Cox ({'Efron' if efron else 'Breslow'})"
