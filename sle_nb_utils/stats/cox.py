@@ -675,14 +675,18 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     i1 = cd._information(r, S, E, T, gg)
     i2 = cd._information(r, S, E, T, gg * gg)
     imat[:p, :p], imat[:p, p:], imat[p:, :p], imat[p:, p:] = i0, i1, i1.T, i2
+
+    def score_test(kk, uu):
+        try:
+            return float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        except np.linalg.LinAlgError:
+            raise BadInputError(f"cox_zph: the information of x * g(t) is singular (g = {transform!r} is constant "
+                                "at the event times?); the test is undefined") from None
+
     rows = []
     for term, jj in fit.assign.items():
-        kk = list(range(p)) + [p + j for j in jj]
-        uu = np.concatenate((np.zeros(p), u2[jj]))
-        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
-        rows.append((term, stat, len(jj)))
-    uu = np.concatenate((np.zeros(p), u2))
-    rows.append(("GLOBAL", float(uu @ np.linalg.solve(imat, uu)), p))
+        rows.append((term, score_test(list(range(p)) + [p + j for j in jj], np.r_[np.zeros(p), u2[jj]]), len(jj)))
+    rows.append(("GLOBAL", score_test(list(range(2 * p)), np.r_[np.zeros(p), u2]), p))
     out = pd.DataFrame(rows, columns=["term", "chisq", "df"])
     out["p"] = stats.chi2.sf(out.chisq, out.df)
     return out
