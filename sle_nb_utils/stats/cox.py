@@ -502,7 +502,8 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     strata : str or list of str, optional
         Stratification column(s): separate baseline hazards, as R ``strata()``.
     weights : str, optional
-        Case weights (finite, > 0), as R ``weights=``.
+        Case weights (finite, > 0), as R ``weights=``.  R switches to the robust variance by
+        default when weights are not integers; here ``robust`` is always explicit.
     cluster : str, optional
         Cluster column: robust variance summed over clusters (R ``cluster()``); implies ``robust``.
     robust : bool
