@@ -177,16 +177,18 @@ class _CoxData:
         self.h_lo = before[b_start]
         self.h_hi = before[s_end] if n_strata > 1 else np.full(n, starts.size)
         if entry is not None:
-            kexit = ss * m + rank[o]
+            # a row is not at risk at the groups of its stratum at or before its entry: the last
+            # `below` groups of [h_lo, h_hi).  Its risk is taken out of those groups' sums by a
+            # bincount at its first excluded group and a cumulative sum over the groups.
             kentry = ss * m + self.entry_rank[o]
-            gkey_up = kexit[starts][::-1]                                   # ascending
-            below = (np.searchsorted(gkey_up, kentry, side="right") - np.searchsorted(gkey_up, ss * m))
-            self.h_hi = self.h_hi - below                                   # drop groups at t <= entry
-            oe = np.argsort(kentry, kind="stable")[::-1]                    # entry descending
-            self.oentry = oe
-            nk = -kentry[oe]
-            self.e_lo = np.searchsorted(nk, -(ss[starts] + 1) * m, side="right")
-            self.e_hi = np.searchsorted(nk, -kexit[starts], side="right")
+            oe = np.argsort(kentry)
+            gkey_up = (ss[starts] * m + rank[o][starts])[::-1]              # group keys, ascending
+            below = np.empty(n, dtype=np.int64)
+            below[oe] = (np.searchsorted(gkey_up, kentry[oe], side="right")
+                         - np.searchsorted(gkey_up, ss[oe] * m))
+            self.h_hi = self.h_hi - below
+            self.e_bin = np.where(below > 0, self.h_hi, starts.size)          # starts.size: no group
+            self.e_first = before[self.g_sb]                                 # first group of the stratum
 
     @staticmethod
     def _cum(V):
@@ -218,8 +220,9 @@ class _CoxData:
         if self.g_sb.any():  # groups of later strata: minus the sums of the strata before
             S -= c[:, self.g_sb]
         if self.entry is not None:  # minus the subjects who have not entered yet
-            ce = self._cum(V[:, self.oentry])
-            S -= ce[:, self.e_hi] - ce[:, self.e_lo]
+            B = np.vstack([np.bincount(self.e_bin, weights=v, minlength=self.G + 1)[:self.G] for v in V])
+            cb = self._cum(B)
+            S -= cb[:, 1:] - cb[:, self.e_first]
         S0, mw, tg = S[0], self.deadwt, self.tied
         T = [mw / S0, None, mw / S0**2, None, None, mw * np.log(S0)]
         start, nt = self.g_start[tg], self.nd[tg]
