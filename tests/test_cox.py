@@ -186,6 +186,15 @@ def test_times_differing_by_rounding_error_are_tied(d, fits):
     close(z.chisq, pd.read_csv(VAL / "zph_timefix_km.csv").chisq)
 
 
+def test_two_strata_columns_equal_their_combination(d):
+    f = cox_fit(d, ["x1", "x2"], strata=["stratum", "sex"], entry="entry")
+    g = cox_fit(d.assign(ss=d.stratum + "/" + d.sex), ["x1", "x2"], strata="ss", entry="entry")
+    close(f.params, g.params, 1e-12)
+    close(f.se, g.se, 1e-12)
+    close(cox_zph(f).chisq, cox_zph(g).chisq, 1e-10)
+    assert f.strata_levels[0] == "stratum=S1, sex=F" and len(f.strata_levels) == 6
+
+
 def test_score_residuals_sum_to_the_score(fits):
     f = fits["lt_combined"]
     cd = f._cox_data
