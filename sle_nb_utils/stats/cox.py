@@ -531,7 +531,9 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     ------
     BadInputError
         Missing columns, invalid times, events not 0/1, no events, constant or collinear
-        covariates (the error names the column), non-positive weights, unknown ``ties``.
+        covariates, a covariate with a singular information (e.g. constant within every
+        stratum; R gives NA) -- the error names the column --, non-positive weights, unknown
+        ``ties``.
 
     Warns
     -----
