@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
-from . import io as rawio
-from . import schemas
+from . import datamodel, schemas
+from . import readers
+from .datamodel import TABLE_ORDER, read_clean_tables  # noqa: F401  (public here too)
 from .errors import BadInputError
 from .schemas import KEYS, NULLABLE, REQUIRED, TABLES, VOCABULARY
 
 LOG_COLUMNS = ["file", "row", "column", "old", "new", "rule"]
 QUARANTINE_COLUMNS = ["file", "row", "table", "patient_id", "reason"]
-TABLE_ORDER = ["patients", "visits", "events"]
 
 # date formats (strptime). Year-first and month-name formats cannot be misread; numeric
 # day/month formats need the site's ``date_order`` (DMY or MDY): never guessed.
@@ -140,63 +140,14 @@ class CleaningResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for name, t in self.tables.items():
-            rawio.write_csv(t, out / f"{name}.csv")
+            readers.write_csv(t, out / f"{name}.csv")
         for name, t in [("cleaning_log", self.log), ("quarantine", self.quarantine),
                         ("duplicates", self.duplicates), ("validation_report", self.validation),
                         ("row_accounting", self.accounting), ("column_mapping", self.mapping),
                         ("units_report", self.units), ("dates_report", self.dates),
                         ("inventory", self.inventory)]:
-            rawio.write_csv(t, out / f"{name}.csv")
+            readers.write_csv(t, out / f"{name}.csv")
         return out
-
-
-def _read_clean_arrow(path: Path, kinds: dict) -> pd.DataFrame | None:
-    """Fast, exact reading of a clean table with pyarrow (None: use the pandas path)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        types = {c: pa.string() for c, k in kinds.items() if k in ("str", "label")}
-        types.update({c: pa.float64() for c, k in kinds.items() if k == "float"})
-        types.update({c: pa.int64() for c, k in kinds.items() if k == "int"})
-        types.update({c: pa.bool_() for c, k in kinds.items() if k in ("bool", "nbool")})
-        types.update({c: pa.date32() for c, k in kinds.items() if k == "date"})
-        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True,
-            include_columns=list(kinds)))
-        return t.to_pandas(date_as_object=False)
-    except Exception:
-        return None
-
-
-def read_clean_tables(clean_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Read ``patients.csv``, ``visits.csv``, ``events.csv`` written by :meth:`CleaningResult.write`
-    back with the data-model dtypes."""
-    clean_dir = Path(clean_dir)
-    out = {}
-    for table in TABLE_ORDER:
-        path = clean_dir / f"{table}.csv"
-        if not path.exists():
-            raise BadInputError(f"clean table {table}.csv not found (run `clean` first)", file=str(path.name))
-        kinds = TABLES[table]
-        missing = [c for c in kinds if c not in pd.read_csv(path, nrows=0).columns]
-        if missing:
-            raise BadInputError(f"clean table lacks column {missing[0]!r} (not written by `clean`?)",
-                                file=path.name, row=1, column=missing[0])
-        df = _read_clean_arrow(path, kinds)
-        if df is not None:
-            out[table] = _final_dtypes(table, df)
-            continue
-        text_cols = {c: str for c, k in kinds.items() if k in ("str", "label")}
-        df = pd.read_csv(path, dtype=text_cols, keep_default_na=False, low_memory=False, na_values={
-            c: [""] for c, k in kinds.items() if k not in ("str", "label")} | {
-            c: [""] for c, k in kinds.items() if k in ("str", "label") and c not in schemas.EMPTY_IS_NONE})
-        for c, k in kinds.items():
-            if k in ("bool", "nbool") and df[c].dtype == object:
-                tf = {"true": True, "false": False, "True": True, "False": False}
-                df[c] = df[c].map(lambda x: tf.get(x, x) if isinstance(x, str) else x)
-        out[table] = _final_dtypes(table, df)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,34 +170,34 @@ def _norm_unit(u) -> str:
 
 def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
     """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns)."""
-    a = rawio.read_resource("column_aliases.csv", aliases)
+    a = readers.read_resource("column_aliases.csv", aliases)
     amap: dict = {}
     for alias, col, role in zip(a["alias"], a["column"], a["role"].replace("", "value")):
-        key = rawio.normalise_name(alias)
+        key = readers.normalise_name(alias)
         if col not in {c for t in TABLES.values() for c in t}:
             raise BadInputError(f"alias {alias!r} maps to {col!r}, which is not a data-model column",
                                 file="column_aliases.csv", column="column")
         amap[key] = (col, role)  # later (user) rows win
-    s = rawio.read_resource("site_settings.csv", site_settings)
+    s = readers.read_resource("site_settings.csv", site_settings)
     s = s.iloc[::-1].drop_duplicates("site").iloc[::-1] if len(s) else s
     for o in s["date_order"]:
         if o not in ("", "DMY", "MDY", "YMD"):
             raise BadInputError(f"date_order {o!r} is not DMY, MDY or YMD", file="site_settings.csv",
                                 column="date_order")
-    syn = rawio.read_resource("label_synonyms.csv", synonyms)
+    syn = readers.read_resource("label_synonyms.csv", synonyms)
     smap: dict = {}
     missing = set()
     for col, raw, val in zip(syn["column"], syn["raw"], syn["value"]):
-        k = rawio.normalise_name(raw) if col != "<missing>" else str(raw).strip().casefold()
+        k = readers.normalise_name(raw) if col != "<missing>" else str(raw).strip().casefold()
         if col == "<missing>":
             missing.add(k)
         else:
             smap.setdefault(col, {})[k] = val
     for col, allowed in VOCABULARY.items():  # the canonical values themselves, any case
         for v in allowed:
-            smap.setdefault(col, {}).setdefault(rawio.normalise_name(v), v)
+            smap.setdefault(col, {}).setdefault(readers.normalise_name(v), v)
     units = schemas.unit_table()
-    sp = rawio.read_resource("unit_spellings.csv")
+    sp = readers.read_resource("unit_spellings.csv")
     spellings = {_norm_unit(a): b for a, b in zip(sp["spelling"], sp["unit"])}
     for u in units["unit"]:
         spellings.setdefault(_norm_unit(u), u)
@@ -257,7 +208,7 @@ def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
 # per-file context
 # --------------------------------------------------------------------------------------------
 class _Ctx:
-    def __init__(self, t: rawio.RawTable, settings: _Settings):
+    def __init__(self, t: readers.RawTable, settings: _Settings):
         self.t = t
         self.s = settings
         self.rows = t.rows
@@ -337,7 +288,7 @@ def _map_columns(ctx: _Ctx) -> dict:
     found: dict = {}
     by_target: dict = {}
     for cid, raw in zip(t.data.columns, t.columns):
-        k = rawio.normalise_name(raw)
+        k = readers.normalise_name(raw)
         m = _BRACKET.match(k)
         hit, unit, unit_raw = None, None, None
         if k in s.aliases:  # the full header is an alias (most specific), e.g. "proteinuria (sledai)"
@@ -362,7 +313,7 @@ def _map_columns(ctx: _Ctx) -> dict:
             if unit not in known:
                 ctx.fail(f"unknown unit {unit_raw!r} for {col} in the header (known: {', '.join(known)}); "
                          "add it to units.csv / unit_spellings.csv", row=t.header_row, column=raw)
-        elif role == "value" and k == rawio.normalise_name(col) and col in unit_cols:
+        elif role == "value" and k == readers.normalise_name(col) and col in unit_cols:
             unit = s.units[(s.units["column"] == col) & (s.units["factor"] == 1.0)]["unit"].iloc[0]
         target = (col, role)
         if target in by_target:
@@ -443,7 +394,7 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
     codes, uniq = _factorize(s)
     raw = np.array([_text_of(u) if not isinstance(u, (bool, np.bool_)) else str(bool(u)) for u in uniq],
                    dtype=object)
-    keys = [rawio.normalise_name(u) for u in raw]
+    keys = [readers.normalise_name(u) for u in raw]
     vals, rules, bad, tok = [], [], [], []
     for r, k in zip(raw, keys):
         if k in syn:
@@ -620,8 +571,8 @@ def _harmonise_units(ctx: _Ctx, out: pd.DataFrame, unit_info: dict, unit_cols: d
             source[:] = "unit column"
         elif header_unit:
             unit_row[:] = header_unit
-            source[:] = "header" if header_unit != canon or rawio.normalise_name(raw_name) != \
-                rawio.normalise_name(col) else "data-model name"
+            source[:] = "header" if header_unit != canon or readers.normalise_name(raw_name) != \
+                readers.normalise_name(col) else "data-model name"
         elif len(set(factor_of.values())) == 1:  # every accepted unit is the canonical one
             unit_row[:] = canon
             source[:] = "only unit"
@@ -676,7 +627,7 @@ def _ranges_disjoint(u: pd.DataFrame) -> bool:
 # --------------------------------------------------------------------------------------------
 # one raw table
 # --------------------------------------------------------------------------------------------
-def _process_table(t: rawio.RawTable, settings: _Settings):
+def _process_table(t: readers.RawTable, settings: _Settings):
     ctx = _Ctx(t, settings)
     found = _map_columns(ctx)
     value_cols = {v[0]: cid for cid, v in found.items() if v[1] == "value"}
@@ -772,55 +723,6 @@ def _combine_reasons(n: int, parts) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # whole directory
 # --------------------------------------------------------------------------------------------
-_TARGET = {"int": "int64", "float": "float64", "nbool": "boolean", "date": "datetime64[ns]"}
-
-
-def _validation_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Cast to the schema's dtypes, column by column, only where needed (no full copy)."""
-    for c, k in TABLES[table].items():
-        d = df[c].dtype
-        if k == "int":
-            if d != "int64":
-                df[c] = df[c].astype("float64").astype("int64")
-        elif k == "bool":
-            if d != bool:
-                b = df[c].astype("boolean")
-                df[c] = b.astype(bool) if not b.isna().any() else b
-        elif k in _TARGET:
-            if str(d) != _TARGET[k]:
-                df[c] = df[c].astype(_TARGET[k])
-        elif d != object:
-            df[c] = df[c].astype(object)
-    return df
-
-
-def _sort_by_key(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    keys = []
-    for k in reversed(KEYS[table]):
-        col = df[k]
-        if col.dtype == object:
-            keys.append(pd.factorize(col, sort=True)[0])
-        else:
-            keys.append(col.to_numpy().astype("int64"))
-    order = np.lexsort(keys) if len(df) else np.arange(0)
-    if (order == np.arange(len(df))).all():
-        return df.reset_index(drop=True)
-    return df.iloc[order].reset_index(drop=True)
-
-
-def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    df = df[list(TABLES[table])]
-    df = _validation_dtypes(table, df.copy(deep=False))
-    for c, k in TABLES[table].items():
-        if k == "bool" and str(df[c].dtype) == "boolean" and not df[c].isna().any():
-            df[c] = df[c].astype(bool)
-        if k == "str":
-            col = df[c]
-            if col.isna().any():
-                df[c] = col.fillna("") if c in schemas.EMPTY_IS_NONE else col.astype(object).where(col.notna(), pd.NA)
-    return _sort_by_key(table, df)
-
-
 def _py(x):
     return x.item() if hasattr(x, "item") else x
 
@@ -920,7 +822,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     """
     s = load_settings(settings, aliases, synonyms)
     alias_keys = frozenset(s.aliases)
-    tables, inventory = rawio.read_directory(raw_dir, s.sites, alias_keys)
+    tables, inventory = readers.read_directory(raw_dir, s.sites, alias_keys)
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm import tqdm  # (not tqdm.auto: in a kernel without ipywidgets it warns on stderr)
@@ -946,7 +848,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     clean = {}
     for table in TABLE_ORDER:
         df = pd.concat(frames[table], ignore_index=True) if len(frames[table]) > 1 else frames[table][0]
-        df = _validation_dtypes(table, df)
+        df = datamodel.to_model_dtypes(table, df)
         cols = list(TABLES[table])
         # 1. exact duplicates (identical after cleaning): keep the first, merge the others
         hv = np.zeros(len(df), dtype=np.uint64)  # row hash, column by column (no copy of the frame)
@@ -1031,9 +933,10 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     accounting = _accounting(tables, kind_of, clean, duplicates, quarantine)
     if not accounting["balanced"].all():  # nothing may be dropped silently
         bad = accounting[~accounting["balanced"]].iloc[0]
-        raise AssertionError(f"row accounting does not balance for {bad['file']}")
+        raise BadInputError("row accounting does not balance (raw rows != kept + merged + quarantined): "
+                            "a defect of cleaning itself; please report it with this file", file=bad["file"])
     result = CleaningResult(
-        tables={k: _final_dtypes(k, v) for k, v in clean.items()},
+        tables={k: datamodel.conform(k, v) for k, v in clean.items()},
         log=log, quarantine=quarantine, duplicates=duplicates,
         validation=pd.DataFrame(report), accounting=accounting,
         mapping=pd.DataFrame(mapping, columns=["file", "raw_column", "column", "role", "unit", "status"]),
@@ -1077,78 +980,6 @@ def _accounting(tables, kind_of, clean, duplicates, quarantine) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # checks and summaries used by notebook 01 and the tests
 # --------------------------------------------------------------------------------------------
-#: Quarantine reason expected for each kind of row-level defect of ``messy.write_raw_exports``.
-REASON_OF_KIND = {
-    "conflicting_duplicate": "conflicting duplicate", "impossible_value": "plausible range",
-    "unparseable_date": "cannot be parsed", "missing_key": "missing patient_id",
-    "unknown_patient": "patient not in the patients table", "visit_after_death": "visit not after death",
-    "orphan_of_quarantined_patient": "its patient is quarantined",
-    "event_before_enrolment": "event on or after enrolment",
-}
-
-
-def manifest_check(result: CleaningResult, manifest: pd.DataFrame) -> pd.DataFrame:
-    """Was every injected defect handled as the defect manifest says?
-
-    Parameters
-    ----------
-    result : CleaningResult
-    manifest : DataFrame
-        ``messy.write_raw_exports``' manifest (``data/truth/defects.csv`` for the bundled data).
-
-    Returns
-    -------
-    DataFrame
-        The manifest with ``found`` (what cleaning did, in words) and ``handled`` (bool).
-    """
-    q = result.quarantine.groupby(["file", "row"])["reason"].agg("; ".join)
-    dups = set(zip(result.duplicates["file"], result.duplicates["row"]))
-    log = result.log
-    inv = result.inventory.set_index("file")
-    found, ok = [], []
-    for d in manifest.itertuples():
-        row = None if pd.isna(d.row) else int(d.row)
-        f, good = "", False
-        if d.handling == "quarantined":
-            reason = q.get((d.file, row))
-            f = f"quarantined: {reason}" if reason is not None else "not quarantined"
-            good = reason is not None and REASON_OF_KIND.get(d.kind, "") in reason
-        elif d.handling == "dropped_duplicate":
-            good = (d.file, row) in dups
-            f = "merged as exact duplicate" if good else "not merged"
-        elif d.handling in ("corrected", "converted"):
-            sel = log[(log["file"] == d.file) & (log["column"] == d.column)]
-            if d.handling == "converted":
-                sel = sel[sel["rule"].isin(["unit_conversion", "unit_inferred_from_magnitude"])]
-                if d.kind == "unit_missing":
-                    sel = sel[sel["rule"] == "unit_inferred_from_magnitude"]
-            if row is not None:
-                sel = sel[(sel["row"] == row) & (sel["new"] == str(d.expected_value))]
-            good = len(sel) > 0
-            f = f"{len(sel)} logged change(s) ({', '.join(sorted(set(sel['rule'])))})" if good else "no logged change"
-        elif d.handling == "read":
-            if d.file in inv.index:
-                i = inv.loc[d.file]
-                good = {"non_data_sheet": str(i["status"]).startswith("ignored"),
-                        "header_offset": pd.notna(i["header_row"]) and int(i["header_row"]) > 1,
-                        "encoding": i["encoding"] == "latin-1",
-                        "bom": i["encoding"] == "utf-8-sig",
-                        "delimiter": i["delimiter"] == ";",
-                        "missing_token": bool(((log["file"] == d.file) & (log["rule"] == "missing_token")).any()),
-                        "date_format": bool(((result.dates["file"] == d.file)
-                                             & (result.dates["column"] == d.column)).any()),
-                        }.get(d.kind, str(i["status"]) == "read")
-                f = f"read ({i['status']}, header row {i['header_row']}, {i['encoding'] or 'no'} encoding)"
-            else:
-                f = "file not read"
-        found.append(f)
-        ok.append(bool(good))
-    out = manifest.copy()
-    out["found"] = found
-    out["handled"] = ok
-    return out
-
-
 def missingness(tables: dict, by: str = "cohort") -> pd.DataFrame:
     """Share of missing values per visits column (labs) and ``by`` group.
 
@@ -1166,22 +997,3 @@ def missingness(tables: dict, by: str = "cohort") -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["pct_missing"] = (100 * out["missing"] / out["visits"]).round(1)
     return out
-
-
-def plot_missingness(miss: pd.DataFrame, by: str = "cohort", ax=None):
-    """Heat map of ``missingness()`` (% of visits without a value); returns the axes."""
-    import matplotlib.pyplot as plt
-
-    wide = miss.pivot(index="column", columns=by, values="pct_missing")  # same order as the printed pivot
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.5))
-    im = ax.imshow(wide.to_numpy(float), cmap="Blues", vmin=0, vmax=max(10.0, float(np.nanmax(wide.to_numpy(float)))),
-                   aspect="auto")
-    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=20, ha="right")
-    ax.set_yticks(range(wide.shape[0]), wide.index)
-    for i in range(wide.shape[0]):
-        for j in range(wide.shape[1]):
-            ax.text(j, i, f"{wide.iat[i, j]:.1f}", ha="center", va="center", fontsize=8)
-    ax.figure.colorbar(im, ax=ax, label="% of visits missing")
-    ax.set_title("Missing lab values after cleaning")
-    return ax

@@ -735,6 +735,82 @@ def _ebmt(p, v, e, P, V, raw_dir, rng):
     return [mp, mv, me], frows
 
 
+# --------------------------------------------------------------------------------------------
+# did cleaning handle every injected defect?
+# --------------------------------------------------------------------------------------------
+#: Quarantine reason (a part of cleaning's text) expected for each kind of row-level defect injected here.
+REASON_OF_KIND = {
+    "conflicting_duplicate": "conflicting duplicate", "impossible_value": "plausible range",
+    "unparseable_date": "cannot be parsed", "missing_key": "missing patient_id",
+    "unknown_patient": "patient not in the patients table", "visit_after_death": "visit not after death",
+    "orphan_of_quarantined_patient": "its patient is quarantined",
+    "event_before_enrolment": "event on or after enrolment",
+}
+
+
+def manifest_check(result, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Was every injected defect handled as the defect manifest says?
+
+    Parameters
+    ----------
+    result : sle_nb_utils.cleaning.CleaningResult
+        A cleaning run on the exports that :func:`write_raw_exports` wrote.
+    manifest : DataFrame
+        The manifest of :func:`write_raw_exports` (``data/truth/defects.csv`` for the bundled data).
+
+    Returns
+    -------
+    DataFrame
+        The manifest with ``found`` (what cleaning did, in words) and ``handled`` (bool).
+    """
+    q = result.quarantine.groupby(["file", "row"])["reason"].agg("; ".join)
+    dups = set(zip(result.duplicates["file"], result.duplicates["row"]))
+    log = result.log
+    inv = result.inventory.set_index("file")
+    found, ok = [], []
+    for d in manifest.itertuples():
+        row = None if pd.isna(d.row) else int(d.row)
+        f, good = "", False
+        if d.handling == "quarantined":
+            reason = q.get((d.file, row))
+            f = f"quarantined: {reason}" if reason is not None else "not quarantined"
+            good = reason is not None and REASON_OF_KIND.get(d.kind, "") in reason
+        elif d.handling == "dropped_duplicate":
+            good = (d.file, row) in dups
+            f = "merged as exact duplicate" if good else "not merged"
+        elif d.handling in ("corrected", "converted"):
+            sel = log[(log["file"] == d.file) & (log["column"] == d.column)]
+            if d.handling == "converted":
+                sel = sel[sel["rule"].isin(["unit_conversion", "unit_inferred_from_magnitude"])]
+                if d.kind == "unit_missing":
+                    sel = sel[sel["rule"] == "unit_inferred_from_magnitude"]
+            if row is not None:
+                sel = sel[(sel["row"] == row) & (sel["new"] == str(d.expected_value))]
+            good = len(sel) > 0
+            f = f"{len(sel)} logged change(s) ({', '.join(sorted(set(sel['rule'])))})" if good else "no logged change"
+        elif d.handling == "read":
+            if d.file in inv.index:
+                i = inv.loc[d.file]
+                good = {"non_data_sheet": str(i["status"]).startswith("ignored"),
+                        "header_offset": pd.notna(i["header_row"]) and int(i["header_row"]) > 1,
+                        "encoding": i["encoding"] == "latin-1",
+                        "bom": i["encoding"] == "utf-8-sig",
+                        "delimiter": i["delimiter"] == ";",
+                        "missing_token": bool(((log["file"] == d.file) & (log["rule"] == "missing_token")).any()),
+                        "date_format": bool(((result.dates["file"] == d.file)
+                                             & (result.dates["column"] == d.column)).any()),
+                        }.get(d.kind, str(i["status"]) == "read")
+                f = f"read ({i['status']}, header row {i['header_row']}, {i['encoding'] or 'no'} encoding)"
+            else:
+                f = "file not read"
+        found.append(f)
+        ok.append(bool(good))
+    out = manifest.copy()
+    out["found"] = found
+    out["handled"] = ok
+    return out
+
+
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 

@@ -98,7 +98,8 @@ DTYPES = {"str": "object", "label": "object", "float": "float64", "int": "int64"
 def unit_table() -> pd.DataFrame:
     """``resources/units.csv``: per column and unit, the factor to the canonical unit and the
     plausible range *in that unit* (used to infer units from magnitude and to validate)."""
-    t = pd.read_csv(config.RESOURCES_DIR / "units.csv", dtype={"column": str, "unit": str})
+    with config.open_resource("units.csv") as fh:
+        t = pd.read_csv(fh, dtype={"column": str, "unit": str})
     return t
 
 

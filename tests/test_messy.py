@@ -11,23 +11,12 @@ import pytest
 
 from sle_nb_utils import messy
 
-SEED = 20130401
-
-
-def _truth(scale=1):
-    try:
-        from sle_nb_utils import synth
-
-        return synth.make_truth(SEED, scale=scale)
-    except (ImportError, AttributeError):
-        return messy.example_truth(SEED, scale)
+SEED = 20130401  # the seed of conftest's raw_exports
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    truth = _truth()
-    raw = tmp_path_factory.mktemp("raw")
-    manifest = messy.write_raw_exports(truth, raw, SEED)
+def exports(truth, raw_exports):
+    raw, manifest = raw_exports
     return truth, raw, manifest
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import io as _io
+import io as _io  # the standard library's io (this module was once sle_nb_utils/io.py)
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -76,7 +76,8 @@ def normalise_name(name) -> str:
 def read_resource(name: str, extra: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """A resource table (``resources/<name>``) with a user's rows appended (``extra``: a CSV path
     or a DataFrame with the same columns). User rows come last and win on conflicts."""
-    base = pd.read_csv(config.RESOURCES_DIR / name, dtype=str, keep_default_na=False, encoding="utf-8")
+    with config.open_resource(name) as fh:
+        base = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
     if extra is None:
         return base
     more = extra if isinstance(extra, pd.DataFrame) else pd.read_csv(extra, dtype=str, keep_default_na=False)
@@ -193,19 +194,19 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys)
 def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame | None:
     """Fast path: pyarrow's multi-threaded CSV reader (exact float parsing). Returns None when the
     file needs the careful pandas path (ragged or blank lines, types changing within a column)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
+    try:
         table = pacsv.read_csv(
             pa.py_buffer(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(skip_rows=hi + 1, column_names=[f"c{i}" for i in range(ncols)],
                                            block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-        return table.to_pandas(date_as_object=False)
-    except Exception:  # pyarrow.ArrowInvalid and friends: let pandas read it and report the line
+    except pa.ArrowException:  # ArrowInvalid (ragged row, ...): let pandas read it and report the line
         return None
+    return table.to_pandas(date_as_object=False)
 
 
 def _read_csv_pandas(text: str, delim: str, hi: int, label: str, raw_header: list):
@@ -394,18 +395,23 @@ def read_xlsx_tables(path: Path, site: str, alias_keys, engine: str = "auto") ->
         raise BadInputError("the file is empty", file=name)
     if not zipfile.is_zipfile(path):
         raise BadInputError("cannot be opened as an Excel workbook (not an .xlsx zip archive)", file=name)
+    from openpyxl.utils.exceptions import InvalidFileException
+
     sheets = None
     if engine in ("auto", "fast"):
         try:
             sheets = _fast_xlsx(path)
-        except Exception:
+        except (KeyError, ValueError, IndexError, OverflowError, zipfile.BadZipFile):
+            # a member or attribute the simple SpreadsheetML reader does not know (KeyError,
+            # IndexError), a cell or layout it does not parse (ValueError, incl. UnicodeDecodeError)
             if engine == "fast":
                 raise
             sheets = None
     if sheets is None:
         try:
             sheets = _openpyxl_sheets(path)
-        except Exception as err:  # zipfile.BadZipFile, InvalidFileException, KeyError, ...
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, IndexError, TypeError,
+                OSError) as err:
             raise BadInputError(f"cannot be opened as an Excel workbook ({type(err).__name__})",
                                 file=name) from None
     tables, skipped = [], []
