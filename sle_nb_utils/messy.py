@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -324,8 +325,7 @@ def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
         e = E[e_site.eq(s)].reset_index(drop=True)
         if len(p) == 0:
             continue
-        builder = {"nanjing": _nanjing, "suzhou": _suzhou, "chicago": _chicago, "ebmt": _ebmt}[s]
-        man, frows = builder(p, v, e, P, V, raw_dir, rng)
+        man, frows = _write_site(SITE_EXPORTS[s], p, v, e, P, V, raw_dir, rng)
         manifest.extend(man)
         file_rows.extend(frows)
     m = pd.concat([pd.DataFrame(file_rows, columns=MANIFEST_COLUMNS), *manifest], ignore_index=True)
@@ -462,37 +462,64 @@ def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str = ",", n
     path.write_bytes(data)
 
 
-# ---- nanjing ----------------------------------------------------------------------------------
-def _nanjing(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "nanjing_patients.csv", "nanjing_visits.csv", "nanjing_events.csv"
-    frows = [
-        _file_defect(fp, "", "bom", "UTF-8 BOM", "read", "", "read (BOM removed)"),
-        _file_defect(fp, "sex", "label_synonym", "女/男", "corrected", "F/M", "normalised to F/M"),
-        _file_defect(fp, "lupus_nephritis", "label_synonym", "是/否", "corrected", "True/False",
-                     "normalised to True/False"),
-        _file_defect(fp, "", "column_alias", "病例号, 性别, Hospital, ...", "read", "",
-                     "mapped through column_aliases.csv"),
-        _file_defect(fp, "enrol_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-        _file_defect(fv, "visit_date", "date_format", "YYYY/MM/DD", "read", "", "parsed"),
-        _file_defect(fv, "proteinuria_g_24h", "unit_header", "mg/24h", "converted", "",
-                     "converted mg/24h -> g/24h (x 0.001)"),
-        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "µmol/L or mg/dL", "converted", "",
-                     "rows in mg/dL converted to µmol/L (x 88.4)"),
-        _file_defect(fv, "immunosuppressants", "separator_spaces", "'; '", "corrected", "';'",
-                     "spaces around ';' removed (logged per cell)"),
-        _file_defect(fe, "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-    ]
-    # patients
-    f = _patients_text(p, "%Y-%m-%d", ("是", "否"), ("yes", "no"), {"F": "女", "M": "男"})
-    rename = {"patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
-              "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
-              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
-              "age_at_transplant_years": "Age (years)", "disease_duration_months": "Disease duration (months)",
-              "lupus_nephritis": "Lupus nephritis", "nephritis_class": "LN class", "enrol_date": "Enrol date",
-              "transplant_date": "Transplant date", "last_contact_date": "Last contact",
-              "death_date": "Date of death", "death_cause": "Cause of death",
-              "death_treatment_related": "Treatment-related death"}
-    sp = _Site(fp, f, 1, rename)
+# ---- the site table ----------------------------------------------------------------------------
+# Each site's export is one row of SITE_EXPORTS: file names, encodings, date formats, labels, the
+# raw header of each data-model column (cleaning maps them back through resources/column_aliases.csv;
+# tests/test_messy.py checks that every header here does) and the units the site writes. One
+# writer (_write_site) turns a row into files; the few defects that only one site has are small
+# functions named in its row.
+@dataclass(frozen=True)
+class _TableExport:
+    """One exported table: file name (``book.xlsx[Sheet]`` for a sheet), 1-based header line,
+    date format (strftime) and the raw header of each data-model column (others keep their name)."""
+
+    file: str
+    date_format: str
+    headers: dict
+    header_line: int = 1
+
+
+@dataclass(frozen=True)
+class _UnitColumn:
+    """A lab written in one of two units, the unit in its own column: a share ``share`` of rows
+    (drawn at random) in ``drawn``, the others in ``other``; each unit is ``(label, divisor)`` with
+    raw = canonical / divisor."""
+
+    column: str
+    unit_column: str
+    share: float
+    drawn: tuple
+    other: tuple
+
+
+@dataclass(frozen=True)
+class SiteExport:
+    """How one synthetic site writes its exports (see the module docstring's table)."""
+
+    site: str
+    patients: _TableExport
+    visits: _TableExport
+    events: _TableExport
+    file_defects: tuple            # (table or file, column, kind, raw_value, handling, expected, text)
+    encoding: str = "utf-8"        # of every CSV file of the site
+    labels: tuple | None = None    # (nephritis yes/no, other booleans yes/no, sex labels or None);
+    #                                None: native cells (the Excel workbook)
+    visit_divisors: dict = field(default_factory=dict)  # lab -> divisor for the whole column
+    unit_column: _UnitColumn | None = None
+    immunosuppressant_separator: str = ";"
+    visits_sep: str = ","
+    visits_na: str = ""
+    unknown_id: str = "UNKNOWN-999"
+    workbook: str = ""             # patients and events are sheets of this workbook
+    patient_defects: object = None  # f(site, p, rng): site-specific patient-table defects
+    visit_defects: object = None    # f(site, p): after the shared visit defects
+    event_defects: object = None    # f(site, e, rng): before the shared event defects
+    event_before_enrolment: bool = True
+    order: tuple = ("patients", "visits", "events")  # order of the random draws
+
+
+def _nanjing_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    f = sp.frame
     if len(f) >= 3:
         i = int(rng.integers(0, len(f)))
         c = str(p.at[i, "centre"])
@@ -500,58 +527,10 @@ def _nanjing(p, v, e, P, V, raw_dir, rng):
         j = (i + 1) % len(f)
         sp.add_row(sp.frame.loc[j].drop("_pos").to_dict(), j, 1, "", "exact_duplicate", "(whole row)",
                    "dropped_duplicate", "", "dropped as exact duplicate")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "utf-8-sig")
-    # visits
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%Y/%m/%d")
-    f["proteinuria_g_24h"] = f["proteinuria_g_24h"] / PROT_MG  # g -> mg
-    mg = rng.random(len(f)) < 0.2
-    f["creatinine_umol_l"] = np.where(mg, f["creatinine_umol_l"] / CREAT_MG_DL, f["creatinine_umol_l"])
-    f["creatinine_unit"] = np.where(mg, "mg/dL", "µmol/L")
-    f["immunosuppressants"] = f["immunosuppressants"].fillna("").str.replace(";", "; ", regex=False)
-    rename = {"patient_id": "Patient ID", "visit_date": "Visit date", "visit_month": "Month",
-              **_DESCRIPTOR_LABEL, "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (mg/24h)",
-              "creatinine_umol_l": "Creatinine", "creatinine_unit": "Creatinine unit",
-              "albumin_g_l": "Albumin (g/L)", "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)",
-              "anti_dsdna_iu_ml": "Anti-dsDNA (IU/mL)", "wbc_10e9_l": "WBC (10^9/L)",
-              "platelets_10e9_l": "PLT (10^9/L)", "haemoglobin_g_l": "Hb (g/L)",
-              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Immunosuppressive drugs"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%Y/%m/%d", {"creatinine_umol_l": lambda x: x},
-                        fixed={"creatinine_unit": "µmol/L"}, unknown="NJ-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8-sig")
-    # events
-    se = _events_site(fe, e, "%Y-%m-%d", 1, {
-        "patient_id": "Patient ID", "event_date": "Event date", "event": "Event type", "detail": "Details"})
-    _common_event_defects(se, e, p, "%Y-%m-%d")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "utf-8-sig")
-    return [mp, mv, me], frows
 
 
-# ---- suzhou -----------------------------------------------------------------------------------
-def _suzhou(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "suzhou_patients.csv", "suzhou_visits.csv", "suzhou_events.csv"
-    frows = [
-        _file_defect(fp, "enrol_date", "date_format", "DD/MM/YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "visit_date", "date_format", "DD/MM/YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "creatinine_umol_l", "unit_missing", "mg/dL values, no unit", "converted", "",
-                     "unit inferred from magnitude (mg/dL), converted x 88.4, each inference logged"),
-        _file_defect(fv, "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
-                     "rows in mg/24h converted to g/24h (x 0.001)"),
-    ]
-    f = _patients_text(p, "%d/%m/%Y", ("1", "0"), ("1", "0"))
-    rename = {c: c.replace("_", " ") for c in TABLES["patients"]}
-    rename.update({"patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age",
-                   "centre": "center"})
-    sp = _Site(fp, f, 1, rename)
+def _suzhou_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    f = sp.frame
     if len(f) >= 3:
         i = int(rng.integers(0, len(f)))
         sx = str(p.at[i, "sex"])
@@ -560,179 +539,280 @@ def _suzhou(p, v, e, P, V, raw_dir, rng):
         j = (i + 1) % len(f)
         arm = str(p.at[j, "arm"])
         sp.cell(j, "arm", "case", arm.lower(), "corrected", arm, f"corrected to {arm}")
-        # an impossible patient (age 250) with one visit: both quarantined
+        # an impossible patient (age 250) with one visit (_suzhou_visits): both quarantined
         row = sp.frame.loc[j].drop("_pos").to_dict()
         row.update(patient_id="SZ-IMPOSSIBLE-1", age_at_transplant_years=250.0)
         sp.add_row(row, j, 1, "age_at_transplant_years", "impossible_value", 250.0, "quarantined", "",
                    "quarantined (age outside the plausible range)")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "utf-8")
-    # visits
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%d/%m/%Y")
-    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
-    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
-    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
-    f["creatinine_umol_l"] = f["creatinine_umol_l"] / CREAT_MG_DL
-    mg = rng.random(len(f)) < 0.3
-    f["proteinuria_g_24h"] = np.where(mg, f["proteinuria_g_24h"] / PROT_MG, f["proteinuria_g_24h"])
-    f["proteinuria_unit"] = np.where(mg, "mg/24h", "g/24h")
-    rename = {c: c for c in f.columns}
-    rename.update({"patient_id": "pat_id", "visit_date": "date", "visit_month": "follow-up month",
-                   "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)", "c4_g_l": "C4 (mg/dL)",
-                   "creatinine_umol_l": "Serum creatinine", "proteinuria_g_24h": "24h urine protein",
-                   "proteinuria_unit": "Proteinuria unit", "sledai_2k_total": "SLEDAI total"})
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%d/%m/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
-                        unknown="SZ-UNKNOWN-9")
-    # the impossible patient's visit
-    if len(p) >= 3 and len(f):
+
+
+def _suzhou_visits(sv: _Site, p: pd.DataFrame) -> None:
+    if len(p) >= 3 and len(sv.frame):  # the impossible patient's visit
         row = sv.frame.loc[0].drop("_pos").to_dict()
         row["patient_id"] = "SZ-IMPOSSIBLE-1"
         sv.add_row(row, 0, 1, "patient_id", "orphan_of_quarantined_patient", "SZ-IMPOSSIBLE-1",
                    "quarantined", "", "quarantined (its patient is quarantined)")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8")
-    se = _events_site(fe, e, "%d/%m/%Y", 1, {
-        "patient_id": "pat_id", "event_date": "date of event", "event": "event", "detail": "comment"})
-    _common_event_defects(se, e, p, "%d/%m/%Y")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "utf-8")
-    return [mp, mv, me], frows
 
 
-# ---- chicago ----------------------------------------------------------------------------------
-def _chicago(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "chicago_patients.csv", "chicago_visits.csv", "chicago_events.csv"
-    frows = [
-        _file_defect(fv, "", "encoding", "latin-1", "read", "", "decoded as latin-1 (site setting)"),
-        _file_defect(fp, "enrol_date", "date_format", "MM/DD/YYYY", "read", "",
-                     "parsed month-first (site setting MDY)"),
-        _file_defect(fv, "visit_date", "date_format", "MM/DD/YYYY", "read", "",
-                     "parsed month-first (site setting MDY)"),
-        _file_defect(fp, "sex", "label_synonym", "Female/Male", "corrected", "F/M", "normalised to F/M"),
-        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "mg/dL or µmol/L", "converted", "",
-                     "rows in mg/dL converted to µmol/L (x 88.4)"),
-        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-    ]
-    f = _patients_text(p, "%m/%d/%Y", ("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"})
-    rename = {"patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
-              "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
-              "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
-              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "SLE duration (months)",
-              "lupus_nephritis": "Nephritis", "nephritis_class": "ISN/RPS class",
-              "enrol_date": "Enrollment date", "transplant_date": "HSCT date",
-              "last_contact_date": "Date last seen", "death_date": "Date of death",
-              "death_cause": "Cause of death", "death_treatment_related": "TRM"}
-    sp = _Site(fp, f, 1, rename)
-    if len(f) >= 3:
-        i = int(rng.integers(0, len(f)))
+def _chicago_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    if len(sp.frame) >= 3:
+        i = int(rng.integers(0, len(sp.frame)))
         sx = str(p.at[i, "sex"])
         raw = {"F": " female ", "M": " MALE"}[sx]
         sp.cell(i, "sex", "case_spaces", raw, "corrected", sx, f"corrected to {sx}")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "latin-1")
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%m/%d/%Y")
-    um = rng.random(len(f)) < 0.15
-    f["creatinine_umol_l"] = np.where(um, f["creatinine_umol_l"], f["creatinine_umol_l"] / CREAT_MG_DL)
-    f["creatinine_unit"] = np.where(um, "µmol/L", "mg/dL")
-    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
-    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
-    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
-    rename = {"patient_id": "Subject ID", "visit_date": "Visit date", "visit_month": "Visit",
-              **{d: d for d in SLEDAI_DESCRIPTORS}, "sledai_2k_total": "SLEDAI-2K total",
-              "proteinuria_g_24h": "Proteinuria (g/24h)", "creatinine_umol_l": "SCr",
-              "creatinine_unit": "SCr unit", "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)",
-              "c4_g_l": "C4 (mg/dL)", "anti_dsdna_iu_ml": "anti-dsDNA", "wbc_10e9_l": "WBC",
-              "platelets_10e9_l": "Platelets", "haemoglobin_g_l": "Hemoglobin (g/L)",
-              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Other IS drugs"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%m/%d/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
-                        fixed={"creatinine_unit": "mg/dL"}, unknown="CH-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "latin-1")
-    se = _events_site(fe, e, "%m/%d/%Y", 1, {
-        "patient_id": "Subject ID", "event_date": "Event date", "event": "Event", "detail": "Details"})
+
+
+def _chicago_events(se: _Site, e: pd.DataFrame, rng) -> None:
     if len(e) >= 2:
         i = int(rng.integers(0, len(e)))
         ev = str(e.at[i, "event"])
         se.cell(i, "event", "case", ev.upper(), "corrected", ev, f"corrected to {ev}")
-    _common_event_defects(se, e, p, "%m/%d/%Y")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "latin-1")
-    return [mp, mv, me], frows
 
 
-# ---- ebmt -------------------------------------------------------------------------------------
-def _ebmt(p, v, e, P, V, raw_dir, rng):
-    wb_name = "ebmt_registry.xlsx"
-    fp, fe, fv = f"{wb_name}[Patients]", f"{wb_name}[Events]", "ebmt_visits.csv"
-    frows = [
-        _file_defect(fp, "", "header_offset", "header on line 3 (title above)", "read", "",
-                     "header row found on line 3"),
-        _file_defect(fe, "", "header_offset", "header on line 2 (note above)", "read", "",
-                     "header row found on line 2"),
-        _file_defect(f"{wb_name}[Read me]", "", "non_data_sheet", "free text", "read", "",
-                     "sheet skipped (no recognised header), listed in the inventory"),
-        _file_defect(fp, "enrol_date", "date_format", "Excel date cells", "read", "", "parsed"),
-        _file_defect(fe, "event_date", "date_format", "DD-Mon-YYYY", "read", "", "parsed"),
-        _file_defect(fv, "", "delimiter", ";", "read", "", "read with ';' delimiter"),
-        _file_defect(fv, "visit_date", "date_format", "DD.MM.YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
-    ]
-    # patients sheet
+def _ebmt_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    if len(sp.frame) >= 2:
+        i = int(rng.integers(0, len(sp.frame)))
+        cs = str(p.at[i, "cell_source"])
+        sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
+
+
+def _ebmt_events(se: _Site, e: pd.DataFrame, rng) -> None:
+    if len(e) >= 2:
+        i = int(rng.integers(0, len(e)))
+        se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
+                   "dropped_duplicate", "", "dropped as exact duplicate")
+
+
+_MG_DL_HEADERS = {"albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)", "c4_g_l": "C4 (mg/dL)"}
+_US_UNITS = {"albumin_g_l": ALB_G_DL, "c3_g_l": COMPLEMENT_MG_DL, "c4_g_l": COMPLEMENT_MG_DL}
+_DMY = "parsed day-first (site setting DMY)"
+
+SITE_EXPORTS = {
+    "nanjing": SiteExport(
+        site="nanjing", encoding="utf-8-sig",
+        patients=_TableExport("nanjing_patients.csv", "%Y-%m-%d", {
+            "patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
+            "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
+            "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
+            "age_at_transplant_years": "Age (years)", "disease_duration_months": "Disease duration (months)",
+            "lupus_nephritis": "Lupus nephritis", "nephritis_class": "LN class", "enrol_date": "Enrol date",
+            "transplant_date": "Transplant date", "last_contact_date": "Last contact",
+            "death_date": "Date of death", "death_cause": "Cause of death",
+            "death_treatment_related": "Treatment-related death"}),
+        visits=_TableExport("nanjing_visits.csv", "%Y/%m/%d", {
+            "patient_id": "Patient ID", "visit_date": "Visit date", "visit_month": "Month",
+            **_DESCRIPTOR_LABEL, "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (mg/24h)",
+            "creatinine_umol_l": "Creatinine", "creatinine_unit": "Creatinine unit",
+            "albumin_g_l": "Albumin (g/L)", "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)",
+            "anti_dsdna_iu_ml": "Anti-dsDNA (IU/mL)", "wbc_10e9_l": "WBC (10^9/L)",
+            "platelets_10e9_l": "PLT (10^9/L)", "haemoglobin_g_l": "Hb (g/L)",
+            "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Immunosuppressive drugs"}),
+        events=_TableExport("nanjing_events.csv", "%Y-%m-%d", {
+            "patient_id": "Patient ID", "event_date": "Event date", "event": "Event type", "detail": "Details"}),
+        labels=(("是", "否"), ("yes", "no"), {"F": "女", "M": "男"}),
+        visit_divisors={"proteinuria_g_24h": PROT_MG},
+        unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.2, ("mg/dL", CREAT_MG_DL),
+                                ("µmol/L", 1.0)),
+        immunosuppressant_separator="; ", unknown_id="NJ-UNKNOWN-9", patient_defects=_nanjing_patients,
+        file_defects=(
+            ("patients", "", "bom", "UTF-8 BOM", "read", "", "read (BOM removed)"),
+            ("patients", "sex", "label_synonym", "女/男", "corrected", "F/M", "normalised to F/M"),
+            ("patients", "lupus_nephritis", "label_synonym", "是/否", "corrected", "True/False",
+             "normalised to True/False"),
+            ("patients", "", "column_alias", "病例号, 性别, Hospital, ...", "read", "",
+             "mapped through column_aliases.csv"),
+            ("patients", "enrol_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
+            ("visits", "visit_date", "date_format", "YYYY/MM/DD", "read", "", "parsed"),
+            ("visits", "proteinuria_g_24h", "unit_header", "mg/24h", "converted", "",
+             "converted mg/24h -> g/24h (x 0.001)"),
+            ("visits", "creatinine_umol_l", "unit_per_row", "µmol/L or mg/dL", "converted", "",
+             "rows in mg/dL converted to µmol/L (x 88.4)"),
+            ("visits", "immunosuppressants", "separator_spaces", "'; '", "corrected", "';'",
+             "spaces around ';' removed (logged per cell)"),
+            ("events", "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
+        )),
+    "suzhou": SiteExport(
+        site="suzhou",
+        patients=_TableExport("suzhou_patients.csv", "%d/%m/%Y", {
+            **{c: c.replace("_", " ") for c in TABLES["patients"]},
+            "patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age", "centre": "center"}),
+        visits=_TableExport("suzhou_visits.csv", "%d/%m/%Y", {
+            "patient_id": "pat_id", "visit_date": "date", "visit_month": "follow-up month", **_MG_DL_HEADERS,
+            "creatinine_umol_l": "Serum creatinine", "proteinuria_g_24h": "24h urine protein",
+            "proteinuria_unit": "Proteinuria unit", "sledai_2k_total": "SLEDAI total"}),
+        events=_TableExport("suzhou_events.csv", "%d/%m/%Y", {
+            "patient_id": "pat_id", "event_date": "date of event", "event": "event", "detail": "comment"}),
+        labels=(("1", "0"), ("1", "0"), None),
+        visit_divisors={**_US_UNITS, "creatinine_umol_l": CREAT_MG_DL},
+        unit_column=_UnitColumn("proteinuria_g_24h", "proteinuria_unit", 0.3, ("mg/24h", PROT_MG),
+                                ("g/24h", 1.0)),
+        unknown_id="SZ-UNKNOWN-9", patient_defects=_suzhou_patients, visit_defects=_suzhou_visits,
+        file_defects=(
+            ("patients", "enrol_date", "date_format", "DD/MM/YYYY", "read", "", _DMY),
+            ("visits", "visit_date", "date_format", "DD/MM/YYYY", "read", "", _DMY),
+            ("visits", "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
+            ("visits", "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+            ("visits", "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+            ("visits", "creatinine_umol_l", "unit_missing", "mg/dL values, no unit", "converted", "",
+             "unit inferred from magnitude (mg/dL), converted x 88.4, each inference logged"),
+            ("visits", "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
+             "rows in mg/24h converted to g/24h (x 0.001)"),
+        )),
+    "chicago": SiteExport(
+        site="chicago", encoding="latin-1",
+        patients=_TableExport("chicago_patients.csv", "%m/%d/%Y", {
+            "patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
+            "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
+            "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
+            "age_at_transplant_years": "Age at transplant", "disease_duration_months": "SLE duration (months)",
+            "lupus_nephritis": "Nephritis", "nephritis_class": "ISN/RPS class",
+            "enrol_date": "Enrollment date", "transplant_date": "HSCT date",
+            "last_contact_date": "Date last seen", "death_date": "Date of death",
+            "death_cause": "Cause of death", "death_treatment_related": "TRM"}),
+        visits=_TableExport("chicago_visits.csv", "%m/%d/%Y", {
+            "patient_id": "Subject ID", "visit_date": "Visit date", "visit_month": "Visit",
+            "sledai_2k_total": "SLEDAI-2K total", "proteinuria_g_24h": "Proteinuria (g/24h)",
+            "creatinine_umol_l": "SCr", "creatinine_unit": "SCr unit", **_MG_DL_HEADERS,
+            "anti_dsdna_iu_ml": "anti-dsDNA", "wbc_10e9_l": "WBC", "platelets_10e9_l": "Platelets",
+            "haemoglobin_g_l": "Hemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
+            "immunosuppressants": "Other IS drugs"}),
+        events=_TableExport("chicago_events.csv", "%m/%d/%Y", {
+            "patient_id": "Subject ID", "event_date": "Event date", "event": "Event", "detail": "Details"}),
+        labels=(("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"}),
+        visit_divisors=dict(_US_UNITS),
+        unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.15, ("µmol/L", 1.0),
+                                ("mg/dL", CREAT_MG_DL)),
+        unknown_id="CH-UNKNOWN-9", patient_defects=_chicago_patients, event_defects=_chicago_events,
+        file_defects=(
+            ("visits", "", "encoding", "latin-1", "read", "", "decoded as latin-1 (site setting)"),
+            ("patients", "enrol_date", "date_format", "MM/DD/YYYY", "read", "",
+             "parsed month-first (site setting MDY)"),
+            ("visits", "visit_date", "date_format", "MM/DD/YYYY", "read", "",
+             "parsed month-first (site setting MDY)"),
+            ("patients", "sex", "label_synonym", "Female/Male", "corrected", "F/M", "normalised to F/M"),
+            ("visits", "creatinine_umol_l", "unit_per_row", "mg/dL or µmol/L", "converted", "",
+             "rows in mg/dL converted to µmol/L (x 88.4)"),
+            ("visits", "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
+            ("visits", "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+            ("visits", "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
+        )),
+    "ebmt": SiteExport(
+        site="ebmt", workbook="ebmt_registry.xlsx",
+        patients=_TableExport("ebmt_registry.xlsx[Patients]", "", {
+            "patient_id": "UPN", "cohort": "Cohort", "arm": "Arm", "centre": "Centre",
+            "cell_source": "Stem cell source", "cell_dose_per_kg": "Cell dose per kg",
+            "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "Sex",
+            "age_at_transplant_years": "Age at transplant", "disease_duration_months": "Disease duration months",
+            "lupus_nephritis": "LN", "nephritis_class": "LN class", "enrol_date": "Registration date",
+            "transplant_date": "Date of transplant", "last_contact_date": "Last follow-up",
+            "death_date": "Date of death", "death_cause": "Cause of death",
+            "death_treatment_related": "Treatment-related death"}, header_line=3),
+        visits=_TableExport("ebmt_visits.csv", "%d.%m.%Y", {
+            "patient_id": "UPN", "visit_date": "Date of visit", "visit_month": "Visit month",
+            **{d: f"{d[len('sledai_'):].replace('_', ' ')} (SLEDAI)" for d in SLEDAI_DESCRIPTORS},
+            "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (g/24h)",
+            "creatinine_umol_l": "Creatinine (µmol/L)", "albumin_g_l": "Albumin (g/L)",
+            "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)", "anti_dsdna_iu_ml": "dsDNA (IU/mL)",
+            "wbc_10e9_l": "Leukocytes (10^9/L)", "platelets_10e9_l": "Platelets (10^9/L)",
+            "haemoglobin_g_l": "Haemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
+            "immunosuppressants": "Immunosuppressants"}),
+        events=_TableExport("ebmt_registry.xlsx[Events]", "%d-%b-%Y", {
+            "patient_id": "UPN", "event_date": "Date of event", "event": "Event type", "detail": "Comment"},
+            header_line=2),
+        visits_sep=";", visits_na="n.d.", unknown_id="EB-UNKNOWN-9", patient_defects=_ebmt_patients,
+        event_defects=_ebmt_events, event_before_enrolment=False, order=("patients", "events", "visits"),
+        # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
+        # duplicate the file; it is listed once here and logged per cell by cleaning.
+        file_defects=(
+            ("patients", "", "header_offset", "header on line 3 (title above)", "read", "",
+             "header row found on line 3"),
+            ("events", "", "header_offset", "header on line 2 (note above)", "read", "",
+             "header row found on line 2"),
+            ("ebmt_registry.xlsx[Read me]", "", "non_data_sheet", "free text", "read", "",
+             "sheet skipped (no recognised header), listed in the inventory"),
+            ("patients", "enrol_date", "date_format", "Excel date cells", "read", "", "parsed"),
+            ("events", "event_date", "date_format", "DD-Mon-YYYY", "read", "", "parsed"),
+            ("visits", "", "delimiter", ";", "read", "", "read with ';' delimiter"),
+            ("visits", "visit_date", "date_format", "DD.MM.YYYY", "read", "", _DMY),
+            ("visits", "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
+        )),
+}
+
+
+def _patients_native(p: pd.DataFrame) -> pd.DataFrame:
+    """A patients table for an Excel sheet: native dates, booleans and numbers; missing as None."""
     f = p.copy()
     for c in ("nephritis_class", "death_cause"):
         f[c] = _na_str(f[c])
     for c in ("cd34_selected", "death_treatment_related"):
         f[c] = pd.Series(p[c], dtype="boolean").astype(object).where(p[c].notna(), None)
     f["lupus_nephritis"] = p["lupus_nephritis"].astype(bool)
-    rename = {"patient_id": "UPN", "cohort": "Cohort", "arm": "Arm", "centre": "Centre",
-              "cell_source": "Stem cell source", "cell_dose_per_kg": "Cell dose per kg",
-              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "Sex",
-              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "Disease duration months",
-              "lupus_nephritis": "LN", "nephritis_class": "LN class", "enrol_date": "Registration date",
-              "transplant_date": "Date of transplant", "last_contact_date": "Last follow-up",
-              "death_date": "Date of death", "death_cause": "Cause of death",
-              "death_treatment_related": "Treatment-related death"}
-    sp = _Site(fp, f, 3, rename)
-    if len(f) >= 2:
-        i = int(rng.integers(0, len(f)))
-        cs = str(p.at[i, "cell_source"])
-        sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
-    fpat, mp = sp.finish()
-    # events sheet
-    se = _events_site(fe, e, "%d-%b-%Y", 2, {
-        "patient_id": "UPN", "event_date": "Date of event", "event": "Event type", "detail": "Comment"})
-    if len(e) >= 2:
-        i = int(rng.integers(0, len(e)))
-        se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
-                   "dropped_duplicate", "", "dropped as exact duplicate")
-    fev, me = se.finish()
-    _write_workbook(raw_dir / wb_name, fpat, fev)
-    # visits csv
+    return f
+
+
+def _visits_text(spec: SiteExport, v: pd.DataFrame, rng) -> pd.DataFrame:
+    """A visits table in the site's date format and units (one random draw when a lab's unit
+    varies by row)."""
     f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%d.%m.%Y")
-    rename = {"patient_id": "UPN", "visit_date": "Date of visit", "visit_month": "Visit month",
-              **{d: f"{d[len('sledai_'):].replace('_', ' ')} (SLEDAI)" for d in SLEDAI_DESCRIPTORS},
-              "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (g/24h)",
-              "creatinine_umol_l": "Creatinine (µmol/L)", "albumin_g_l": "Albumin (g/L)",
-              "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)", "anti_dsdna_iu_ml": "dsDNA (IU/mL)",
-              "wbc_10e9_l": "Leukocytes (10^9/L)", "platelets_10e9_l": "Platelets (10^9/L)",
-              "haemoglobin_g_l": "Haemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
-              "immunosuppressants": "Immunosuppressants"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%d.%m.%Y", {"creatinine_umol_l": lambda x: x},
-                        unknown="EB-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8", sep=";", na_rep="n.d.")
-    # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
-    # duplicate the file; it is listed as a file-level defect above and logged per cell by cleaning.
-    return [mp, mv, me], frows
+    f["visit_date"] = _fmt_date(v["visit_date"], spec.visits.date_format)
+    for c, d in spec.visit_divisors.items():
+        f[c] = f[c] / d
+    u = spec.unit_column
+    if u is not None:
+        drawn = rng.random(len(f)) < u.share
+        f[u.column] = np.where(drawn, f[u.column] / u.drawn[1], f[u.column] / u.other[1])
+        f[u.unit_column] = np.where(drawn, u.drawn[0], u.other[0])
+    if spec.immunosuppressant_separator != ";":
+        f["immunosuppressants"] = f["immunosuppressants"].fillna("").str.replace(
+            ";", spec.immunosuppressant_separator, regex=False)
+    return f
+
+
+def _extra_visit_units(spec: SiteExport) -> tuple[dict, dict]:
+    """Creatinine of the visit rows that defects add, in the site's main unit: ``lab_raw`` and
+    ``fixed`` for :func:`_row_defects_visits`."""
+    u = spec.unit_column
+    if u is not None and u.column == "creatinine_umol_l":
+        div = u.other[1]
+        return {"creatinine_umol_l": lambda x: x / div}, {u.unit_column: u.other[0]}
+    div = spec.visit_divisors.get("creatinine_umol_l", 1.0)
+    return {"creatinine_umol_l": lambda x: x / div}, {}
+
+
+def _write_site(spec: SiteExport, p, v, e, P, V, raw_dir: Path, rng) -> tuple[list, list]:
+    """Write one site's exports (its row of ``SITE_EXPORTS``); return its manifest parts."""
+    files = {"patients": spec.patients.file, "visits": spec.visits.file, "events": spec.events.file}
+    frows = [_file_defect(files.get(t, t), *rest) for t, *rest in spec.file_defects]
+    done = {}
+    for table in spec.order:
+        x = getattr(spec, table)
+        if table == "patients":
+            f = _patients_text(p, x.date_format, *spec.labels) if spec.labels else _patients_native(p)
+            site = _Site(x.file, f, x.header_line, x.headers)
+            if spec.patient_defects:
+                spec.patient_defects(site, p, rng)
+        elif table == "visits":
+            site = _Site(x.file, _visits_text(spec, v, rng), x.header_line, x.headers)
+            lab_raw, fixed = _extra_visit_units(spec)
+            _row_defects_visits(site, v, P, V, rng, x.date_format, lab_raw, fixed=fixed, unknown=spec.unknown_id)
+            if spec.visit_defects:
+                spec.visit_defects(site, p)
+        else:
+            site = _events_site(x.file, e, x.date_format, x.header_line, x.headers)
+            if spec.event_defects:
+                spec.event_defects(site, e, rng)
+            if spec.event_before_enrolment:
+                _common_event_defects(site, e, p, x.date_format)
+        frame, man = site.finish()
+        done[table] = man
+        if spec.workbook and table != "visits":
+            done[f"{table}_frame"] = frame
+        else:
+            sep, na = (spec.visits_sep, spec.visits_na) if table == "visits" else (",", "")
+            _write_csv(frame, raw_dir / x.file, spec.encoding, sep=sep, na_rep=na)
+    if spec.workbook:
+        _write_workbook(raw_dir / spec.workbook, done["patients_frame"], done["events_frame"])
+    return [done["patients"], done["visits"], done["events"]], frows
 
 
 # --------------------------------------------------------------------------------------------

@@ -98,3 +98,27 @@ def test_example_truth_has_the_data_model_columns():
     t = messy.example_truth(1)
     for table, cols in TABLES.items():
         assert list(t[table].columns) == list(cols)
+
+
+def test_site_table_headers_map_back_through_column_aliases():
+    """Each site's raw headers (messy.SITE_EXPORTS) are the reverse of resources/column_aliases.csv:
+    every header maps back to the data-model column it was written from."""
+    import re
+
+    from sle_nb_utils import readers
+
+    aliases = readers.read_resource("column_aliases.csv")
+    to = {readers.normalise_name(a): (c, r) for a, c, r in aliases[["alias", "column", "role"]].itertuples(index=False)}
+    checked = 0
+    for spec in messy.SITE_EXPORTS.values():
+        for table in ("patients", "visits", "events"):
+            for col, header in getattr(spec, table).headers.items():
+                k = readers.normalise_name(header)
+                hit = to.get(k) or to.get(re.sub(r"\s*[\(\[].*[\)\]]\s*$", "", k))
+                assert hit is not None, (spec.site, table, header)
+                if col.endswith("_unit"):  # a per-row unit column
+                    assert hit[1] == "unit", (spec.site, header, hit)
+                else:
+                    assert hit == (col, "value"), (spec.site, header, hit)
+                checked += 1
+    assert checked > 150
