@@ -1,8 +1,8 @@
 """Raw hospital exports -> validated clean tables, as carefully as a data manager would do it.
 
-``clean_directory(raw_dir)`` reads every CSV / ``.xlsx`` export (``sle_nb_utils.io``), maps per-site
-column names onto the data model (``resources/column_aliases.csv``), harmonises units
-(``resources/units.csv``, DESIGN §3/§5), parses dates with the site's day/month order
+``clean_directory(raw_dir)`` reads every CSV / ``.xlsx`` export (``sle_nb_utils.readers``), maps per-site
+column names onto the data model (``resources/column_aliases.csv``; ``docs/design.md``, "Data
+model"), harmonises units (``resources/units.csv``), parses dates with the site's day/month order
 (``resources/site_settings.csv``), normalises labels (``resources/label_synonyms.csv``), removes
 exact duplicates, quarantines conflicting duplicates and rows that fail the pandera schemas
 (``sle_nb_utils.schemas``), and accounts for every raw row:
@@ -54,7 +54,7 @@ class CleaningResult:
     Attributes
     ----------
     tables : dict
-        ``patients``, ``visits``, ``events`` in the data model (DESIGN §3), sorted by key.
+        ``patients``, ``visits``, ``events`` in the data model (``docs/design.md``), sorted by key.
     log : DataFrame
         ``file, row, column, old, new, rule``: one row per changed cell.
     quarantine : DataFrame
@@ -543,7 +543,7 @@ def _parse_dates(ctx: _Ctx, s: pd.Series, col: str, raw_name: str) -> pd.Series:
 # units
 # --------------------------------------------------------------------------------------------
 def _harmonise_units(ctx: _Ctx, out: pd.DataFrame, unit_info: dict, unit_cols: dict) -> None:
-    """Convert each lab column to its canonical unit (DESIGN §3), in place, logging every cell."""
+    """Convert each lab column to its canonical unit (``docs/design.md``), in place, logging every cell."""
     units = ctx.s.units
     for col, (header_unit, raw_name) in unit_info.items():
         u = units[units["column"] == col]

@@ -40,8 +40,8 @@ import pandas as pd
 from . import scores, units
 from .schemas import LAB_COLUMNS, NOMINAL_MONTHS, SLEDAI_DESCRIPTORS, TABLES
 
-# Unit factors (to the canonical unit), DESIGN §5, from sle_nb_utils.units: creatinine 1 mg/dL =
-# 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
+# Unit factors (to the canonical unit; docs/design.md, "Clinical definitions"), from sle_nb_utils.units:
+# creatinine 1 mg/dL = 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
 CREAT_MG_DL = units.CREATININE_UMOL_L_PER_MG_DL
 ALB_G_DL = units.ALBUMIN_G_L_PER_G_DL
 COMPLEMENT_MG_DL = 1.0 / units.COMPLEMENT_MG_DL_PER_G_L
@@ -57,7 +57,7 @@ _DESCRIPTOR_LABEL = {d: "SLEDAI " + d[len("sledai_"):].replace("_", " ") for d i
 # example truth (small, data-model shaped)
 # --------------------------------------------------------------------------------------------
 def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
-    """Small truth tables in the data model of DESIGN §3 (not calibrated; for tests/benchmarks).
+    """Small truth tables in the data model of ``docs/design.md`` (not calibrated; for tests/benchmarks).
 
     Parameters
     ----------
@@ -108,7 +108,7 @@ def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
         tx = enrol + pd.to_timedelta(rng.integers(14, 60, n), unit="D")
         no_tx = np.zeros(n, bool)
         if cohort == "hsct_burt2006":
-            no_tx[:2] = True  # DESIGN §3: 2 Burt patients died after mobilisation, never transplanted
+            no_tx[:2] = True  # docs/design.md: 2 Burt patients died after mobilisation, never transplanted
         p["transplant_date"] = pd.Series(tx).where(~no_tx, pd.NaT)
         fu_days = rng.integers(200, 1900, n)
         fu_days[no_tx] = 20
@@ -289,7 +289,7 @@ def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
     Parameters
     ----------
     truth : dict
-        ``patients``, ``visits``, ``events`` DataFrames in the data model (DESIGN §3).
+        ``patients``, ``visits``, ``events`` DataFrames in the data model (``docs/design.md``).
     raw_dir : Path
         Output folder (created). Files: ``nanjing_{patients,visits,events}.csv``,
         ``suzhou_{patients,visits,events}.csv``, ``chicago_{patients,visits,events}.csv``,

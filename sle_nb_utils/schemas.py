@@ -1,4 +1,5 @@
-"""The data model of DESIGN §3 as code: column kinds, and pandera schemas that validate clean tables.
+"""The data model (``docs/design.md``, "Data model") as code: column kinds, and pandera schemas that
+validate clean tables.
 
 Two layers:
 
@@ -24,7 +25,7 @@ from .scores import SLEDAI_2K_DESCRIPTORS
 #: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1): :mod:`sle_nb_utils.scores`.
 SLEDAI_DESCRIPTORS = list(SLEDAI_2K_DESCRIPTORS)
 
-#: Laboratory and treatment columns of ``visits`` (canonical units in the names, DESIGN §3).
+#: Laboratory and treatment columns of ``visits`` (canonical units in the names; docs/design.md).
 LAB_COLUMNS = [
     "proteinuria_g_24h", "creatinine_umol_l", "albumin_g_l", "c3_g_l", "c4_g_l", "anti_dsdna_iu_ml",
     "wbc_10e9_l", "platelets_10e9_l", "haemoglobin_g_l", "prednisone_mg_day",
@@ -78,7 +79,7 @@ NULLABLE = {
 KEYS = {"patients": ["patient_id"], "visits": ["patient_id", "visit_date"],
         "events": ["patient_id", "event_date", "event"]}
 
-#: Free-text columns where a missing value means "none" and is stored as "" (DESIGN §3).
+#: Free-text columns where a missing value means "none" and is stored as "" (docs/design.md).
 EMPTY_IS_NONE = {"immunosuppressants", "detail"}
 
 #: Plausible ranges of the non-lab numeric columns (lab ranges come from resources/units.csv).
@@ -145,7 +146,7 @@ def table_schema(table: str) -> pa.DataFrameSchema:
     checks = []
     if table == "patients":
         # chronology of one patient: enrolment (mobilisation) <= transplant <= last contact; death
-        # not before enrolment (DESIGN §3: HSCT intention-to-treat starts at enrol_date)
+        # not before enrolment (docs/design.md: HSCT intention-to-treat starts at enrol_date)
         checks = [
             pa.Check(lambda d: d["transplant_date"].isna() | (d["transplant_date"] >= d["enrol_date"]),
                      name="transplant on or after enrolment"),
@@ -155,7 +156,7 @@ def table_schema(table: str) -> pa.DataFrameSchema:
                      name="death on or after enrolment"),
         ]
     return pa.DataFrameSchema(cols, checks=checks, strict=True, ordered=False,
-                              name=f"{table} (DESIGN §3)")
+                              name=f"{table} (docs/design.md, Data model)")
 
 
 @lru_cache(maxsize=None)

@@ -1,6 +1,6 @@
 """Unit conversions and corticosteroid equivalents.
 
-Conversion factors (DESIGN §5):
+Conversion factors (docs/design.md, "Clinical definitions"):
 
 * creatinine: 1 mg/dL = 88.4 µmol/L (molar mass of creatinine 113.12 g/mol);
 * albumin: 1 g/dL = 10 g/L;

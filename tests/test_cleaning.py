@@ -232,7 +232,7 @@ def test_validation_report_lists_checks(run):
 
 
 def test_unit_resource_holds_the_design_conversion_factors():
-    """resources/units.csv (read by cleaning and by sle_nb_utils.units) carries DESIGN §5's factors."""
+    """resources/units.csv (read by cleaning and by sle_nb_utils.units) carries the factors of docs/design.md, Clinical definitions."""
     from sle_nb_utils import units
 
     t = schemas.unit_table().set_index(["column", "unit"])["factor"]
@@ -368,13 +368,38 @@ def test_unitless_headers(tmp_path):
 
 
 def test_result_summaries(run):
-    _, _, r, _, _ = run
+    _, manifest, r, raw, _ = run
     ms = r.mapping_summary()
     assert list(ms.columns) == ["file", "mapped", "unit_columns", "ignored"]
     assert set(ms["file"]) == set(r.accounting["file"])
     assert (r.renamed_columns()["raw_column"].str.lower() != r.renamed_columns()["column"]).all()
     assert (r.converted_units()["values"] > 0).all()
-    vs = r.validation_summary()
-    assert (vs["passed"] <= vs["checks"]).all()
-    ex = r.log_examples()
-    assert ex["cells"].sum() == len(r.log)
+    # the failing schema checks are exactly those the injected defects trip, with their row counts
+    m = manifest
+    n = lambda kind, column=None: int(((m["kind"] == kind) & ((m["column"] == column) if column else True)).sum())  # noqa: E731
+    expected = {("patients", "age_at_transplant_years", "plausible range 0-100"): n("impossible_value", "age_at_transplant_years"),
+                ("visits", "platelets_10e9_l", "plausible range 1-2000"): n("impossible_value", "platelets_10e9_l"),
+                ("visits x patients", "", "visit not after death"): n("visit_after_death"),
+                ("events x patients", "", "event on or after enrolment"): n("event_before_enrolment"),
+                ("events x patients", "", "relapse after transplant"): n("event_before_enrolment")}
+    v = r.validation
+    failed = v[v["rows_failed"] > 0]
+    assert dict(zip(zip(failed["table"], failed["column"], failed["check"]), failed["rows_failed"])) == expected
+    assert min(expected.values()) >= 1
+    vs = r.validation_summary().set_index("table")
+    n_failing = pd.Series([t for t, _, _ in expected]).value_counts()
+    for table, row in vs.iterrows():
+        assert row["checks"] == (v["table"] == table).sum()
+        assert row["passed"] == row["checks"] - n_failing.get(table, 0), table
+    # cells changed per rule agree with the units report and with the raw file
+    ex = r.log_examples().set_index("rule")
+    u = r.units
+    converted = u[(u["factor"] != 1) & (u["source"] != "inferred from magnitude")]["values"].sum()
+    assert ex.at["unit_conversion", "cells"] == converted
+    assert ex.at["unit_inferred_from_magnitude", "cells"] == u[u["source"] == "inferred from magnitude"]["values"].sum()
+    nd = sum(line.split(";").count("n.d.") for line in (raw / "ebmt_visits.csv").read_text().splitlines()[1:])
+    assert ex.at["missing_token", "cells"] == nd > 0
+    for rule, e in ex.iterrows():  # each example is a real logged cell of that rule
+        hit = r.log[(r.log["rule"] == rule) & (r.log["file"] == e["file"]) & (r.log["row"] == e["row"])
+                    & (r.log["column"] == e["column"])]
+        assert len(hit) >= 1 and repr(hit["old"].iloc[0]) == e["old"], rule

@@ -30,7 +30,7 @@ def pins_from_environment_yml():
 def test_every_dependency_is_pinned_exactly():
     assert all("==" in d for d in pins_from_pyproject())
     names = {d.split("==")[0] for d in pins_from_pyproject()}
-    assert {"pandas", "lifelines"} <= names  # lifelines 0.30.3 needs pandas < 3 (TOOLCHAIN)
+    assert {"pandas", "lifelines"} <= names  # lifelines 0.30.3 needs pandas < 3 (README, "Pins")
 
 
 def test_environment_yml_matches_pyproject():
@@ -101,6 +101,7 @@ def test_bundled_data_regenerate_byte_identically(tmp_path, capsys):
     assert (tmp_path / "README.md").read_bytes() == (config.DATA_DIR / "README.md").read_bytes()
 
 
+@pytest.mark.slow
 def test_synth_is_deterministic_for_another_seed(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli(["synth", "--out", str(a), "--seed", "2"]) == 0
@@ -126,6 +127,7 @@ def test_run_refuses_to_write_into_notebooks(tmp_path, capsys):
     assert cli(["run", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_readme_cli_examples_work_verbatim(tmp_path):
     """Each ``python -m sle_nb_utils`` example in the README runs (paths under /tmp redirected)."""
     import shlex
