@@ -28,6 +28,7 @@ benchmarks when ``sle_nb_utils.synth`` is not wanted).
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
@@ -50,7 +51,6 @@ PROT_MG = 1.0 / units.PROTEINURIA_MG_PER_G
 MANIFEST_COLUMNS = ["file", "row", "column", "kind", "raw_value", "handling", "expected_value",
                     "expected_handling"]
 
-_DESCRIPTOR_LABEL = {d: "SLEDAI " + d[len("sledai_"):].replace("_", " ") for d in SLEDAI_DESCRIPTORS}
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,20 +463,33 @@ def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str = ",", n
 
 
 # ---- the site table ----------------------------------------------------------------------------
-# Each site's export is one row of SITE_EXPORTS: file names, encodings, date formats, labels, the
-# raw header of each data-model column (cleaning maps them back through resources/column_aliases.csv;
-# tests/test_messy.py checks that every header here does) and the units the site writes. One
-# writer (_write_site) turns a row into files; the few defects that only one site has are small
-# functions named in its row.
-@dataclass(frozen=True)
-class _TableExport:
-    """One exported table: file name (``book.xlsx[Sheet]`` for a sheet), 1-based header line,
-    date format (strftime) and the raw header of each data-model column (others keep their name)."""
+# Each site's export is one row of SITE_EXPORTS: file names, encodings, date formats, labels and the
+# units the site writes. The raw header of each data-model column, per site, is one row of
+# resources/synthetic_site_headers.csv (cleaning maps them back through column_aliases.csv;
+# tests/test_messy.py checks that every one does). One writer (_write_site) turns a site into
+# files; the few defects that only one site has are small functions named in its row.
+@functools.lru_cache(maxsize=None)
+def site_headers(site: str, table: str) -> dict:
+    """``{data-model column: raw header}`` of ``site``'s ``table`` export
+    (``resources/synthetic_site_headers.csv``; a blank cell keeps the data-model name)."""
+    from .config import open_resource
 
-    file: str
-    date_format: str
-    headers: dict
-    header_line: int = 1
+    with open_resource("synthetic_site_headers.csv") as fh:
+        t = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
+    t = t[(t["table"] == table) & (t[site] != "")]
+    return dict(zip(t["column"], t[site]))
+
+
+@functools.lru_cache(maxsize=None)
+def site_file_defects(site: str) -> list[tuple]:
+    """Defects of a whole file or column of ``site``'s exports, as the manifest lists them
+    (``resources/synthetic_file_defects.csv``: table or file, column, kind, raw value, handling,
+    expected value, expected handling)."""
+    from .config import open_resource
+
+    with open_resource("synthetic_file_defects.csv") as fh:
+        t = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
+    return [tuple(r) for r in t[t["site"] == site].drop(columns="site").itertuples(index=False)]
 
 
 @dataclass(frozen=True)
@@ -497,10 +510,9 @@ class SiteExport:
     """How one synthetic site writes its exports (see the module docstring's table)."""
 
     site: str
-    patients: _TableExport
-    visits: _TableExport
-    events: _TableExport
-    file_defects: tuple            # (table or file, column, kind, raw_value, handling, expected, text)
+    dates: tuple                   # strftime date format of the patients, visits, events tables
+    files: tuple = ()              # file names (``book.xlsx[Sheet]``); default ``<site>_<table>.csv``
+    header_lines: tuple = (1, 1, 1)  # 1-based line of each table's header row
     encoding: str = "utf-8"        # of every CSV file of the site
     labels: tuple | None = None    # (nephritis yes/no, other booleans yes/no, sex labels or None);
     #                                None: native cells (the Excel workbook)
@@ -583,159 +595,42 @@ def _ebmt_events(se: _Site, e: pd.DataFrame, rng) -> None:
                    "dropped_duplicate", "", "dropped as exact duplicate")
 
 
-_MG_DL_HEADERS = {"albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)", "c4_g_l": "C4 (mg/dL)"}
 _US_UNITS = {"albumin_g_l": ALB_G_DL, "c3_g_l": COMPLEMENT_MG_DL, "c4_g_l": COMPLEMENT_MG_DL}
-_DMY = "parsed day-first (site setting DMY)"
 
 SITE_EXPORTS = {
     "nanjing": SiteExport(
         site="nanjing", encoding="utf-8-sig",
-        patients=_TableExport("nanjing_patients.csv", "%Y-%m-%d", {
-            "patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
-            "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
-            "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
-            "age_at_transplant_years": "Age (years)", "disease_duration_months": "Disease duration (months)",
-            "lupus_nephritis": "Lupus nephritis", "nephritis_class": "LN class", "enrol_date": "Enrol date",
-            "transplant_date": "Transplant date", "last_contact_date": "Last contact",
-            "death_date": "Date of death", "death_cause": "Cause of death",
-            "death_treatment_related": "Treatment-related death"}),
-        visits=_TableExport("nanjing_visits.csv", "%Y/%m/%d", {
-            "patient_id": "Patient ID", "visit_date": "Visit date", "visit_month": "Month",
-            **_DESCRIPTOR_LABEL, "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (mg/24h)",
-            "creatinine_umol_l": "Creatinine", "creatinine_unit": "Creatinine unit",
-            "albumin_g_l": "Albumin (g/L)", "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)",
-            "anti_dsdna_iu_ml": "Anti-dsDNA (IU/mL)", "wbc_10e9_l": "WBC (10^9/L)",
-            "platelets_10e9_l": "PLT (10^9/L)", "haemoglobin_g_l": "Hb (g/L)",
-            "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Immunosuppressive drugs"}),
-        events=_TableExport("nanjing_events.csv", "%Y-%m-%d", {
-            "patient_id": "Patient ID", "event_date": "Event date", "event": "Event type", "detail": "Details"}),
+        dates=("%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d"),
         labels=(("是", "否"), ("yes", "no"), {"F": "女", "M": "男"}),
         visit_divisors={"proteinuria_g_24h": PROT_MG},
         unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.2, ("mg/dL", CREAT_MG_DL),
                                 ("µmol/L", 1.0)),
-        immunosuppressant_separator="; ", unknown_id="NJ-UNKNOWN-9", patient_defects=_nanjing_patients,
-        file_defects=(
-            ("patients", "", "bom", "UTF-8 BOM", "read", "", "read (BOM removed)"),
-            ("patients", "sex", "label_synonym", "女/男", "corrected", "F/M", "normalised to F/M"),
-            ("patients", "lupus_nephritis", "label_synonym", "是/否", "corrected", "True/False",
-             "normalised to True/False"),
-            ("patients", "", "column_alias", "病例号, 性别, Hospital, ...", "read", "",
-             "mapped through column_aliases.csv"),
-            ("patients", "enrol_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-            ("visits", "visit_date", "date_format", "YYYY/MM/DD", "read", "", "parsed"),
-            ("visits", "proteinuria_g_24h", "unit_header", "mg/24h", "converted", "",
-             "converted mg/24h -> g/24h (x 0.001)"),
-            ("visits", "creatinine_umol_l", "unit_per_row", "µmol/L or mg/dL", "converted", "",
-             "rows in mg/dL converted to µmol/L (x 88.4)"),
-            ("visits", "immunosuppressants", "separator_spaces", "'; '", "corrected", "';'",
-             "spaces around ';' removed (logged per cell)"),
-            ("events", "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-        )),
+        immunosuppressant_separator="; ", unknown_id="NJ-UNKNOWN-9", patient_defects=_nanjing_patients),
     "suzhou": SiteExport(
         site="suzhou",
-        patients=_TableExport("suzhou_patients.csv", "%d/%m/%Y", {
-            **{c: c.replace("_", " ") for c in TABLES["patients"]},
-            "patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age", "centre": "center"}),
-        visits=_TableExport("suzhou_visits.csv", "%d/%m/%Y", {
-            "patient_id": "pat_id", "visit_date": "date", "visit_month": "follow-up month", **_MG_DL_HEADERS,
-            "creatinine_umol_l": "Serum creatinine", "proteinuria_g_24h": "24h urine protein",
-            "proteinuria_unit": "Proteinuria unit", "sledai_2k_total": "SLEDAI total"}),
-        events=_TableExport("suzhou_events.csv", "%d/%m/%Y", {
-            "patient_id": "pat_id", "event_date": "date of event", "event": "event", "detail": "comment"}),
+        dates=("%d/%m/%Y", "%d/%m/%Y", "%d/%m/%Y"),
         labels=(("1", "0"), ("1", "0"), None),
         visit_divisors={**_US_UNITS, "creatinine_umol_l": CREAT_MG_DL},
         unit_column=_UnitColumn("proteinuria_g_24h", "proteinuria_unit", 0.3, ("mg/24h", PROT_MG),
                                 ("g/24h", 1.0)),
-        unknown_id="SZ-UNKNOWN-9", patient_defects=_suzhou_patients, visit_defects=_suzhou_visits,
-        file_defects=(
-            ("patients", "enrol_date", "date_format", "DD/MM/YYYY", "read", "", _DMY),
-            ("visits", "visit_date", "date_format", "DD/MM/YYYY", "read", "", _DMY),
-            ("visits", "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-            ("visits", "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-            ("visits", "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-            ("visits", "creatinine_umol_l", "unit_missing", "mg/dL values, no unit", "converted", "",
-             "unit inferred from magnitude (mg/dL), converted x 88.4, each inference logged"),
-            ("visits", "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
-             "rows in mg/24h converted to g/24h (x 0.001)"),
-        )),
+        unknown_id="SZ-UNKNOWN-9", patient_defects=_suzhou_patients, visit_defects=_suzhou_visits),
     "chicago": SiteExport(
         site="chicago", encoding="latin-1",
-        patients=_TableExport("chicago_patients.csv", "%m/%d/%Y", {
-            "patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
-            "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
-            "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
-            "age_at_transplant_years": "Age at transplant", "disease_duration_months": "SLE duration (months)",
-            "lupus_nephritis": "Nephritis", "nephritis_class": "ISN/RPS class",
-            "enrol_date": "Enrollment date", "transplant_date": "HSCT date",
-            "last_contact_date": "Date last seen", "death_date": "Date of death",
-            "death_cause": "Cause of death", "death_treatment_related": "TRM"}),
-        visits=_TableExport("chicago_visits.csv", "%m/%d/%Y", {
-            "patient_id": "Subject ID", "visit_date": "Visit date", "visit_month": "Visit",
-            "sledai_2k_total": "SLEDAI-2K total", "proteinuria_g_24h": "Proteinuria (g/24h)",
-            "creatinine_umol_l": "SCr", "creatinine_unit": "SCr unit", **_MG_DL_HEADERS,
-            "anti_dsdna_iu_ml": "anti-dsDNA", "wbc_10e9_l": "WBC", "platelets_10e9_l": "Platelets",
-            "haemoglobin_g_l": "Hemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
-            "immunosuppressants": "Other IS drugs"}),
-        events=_TableExport("chicago_events.csv", "%m/%d/%Y", {
-            "patient_id": "Subject ID", "event_date": "Event date", "event": "Event", "detail": "Details"}),
+        dates=("%m/%d/%Y", "%m/%d/%Y", "%m/%d/%Y"),
         labels=(("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"}),
         visit_divisors=dict(_US_UNITS),
         unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.15, ("µmol/L", 1.0),
                                 ("mg/dL", CREAT_MG_DL)),
-        unknown_id="CH-UNKNOWN-9", patient_defects=_chicago_patients, event_defects=_chicago_events,
-        file_defects=(
-            ("visits", "", "encoding", "latin-1", "read", "", "decoded as latin-1 (site setting)"),
-            ("patients", "enrol_date", "date_format", "MM/DD/YYYY", "read", "",
-             "parsed month-first (site setting MDY)"),
-            ("visits", "visit_date", "date_format", "MM/DD/YYYY", "read", "",
-             "parsed month-first (site setting MDY)"),
-            ("patients", "sex", "label_synonym", "Female/Male", "corrected", "F/M", "normalised to F/M"),
-            ("visits", "creatinine_umol_l", "unit_per_row", "mg/dL or µmol/L", "converted", "",
-             "rows in mg/dL converted to µmol/L (x 88.4)"),
-            ("visits", "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-            ("visits", "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-            ("visits", "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        )),
+        unknown_id="CH-UNKNOWN-9", patient_defects=_chicago_patients, event_defects=_chicago_events),
     "ebmt": SiteExport(
         site="ebmt", workbook="ebmt_registry.xlsx",
-        patients=_TableExport("ebmt_registry.xlsx[Patients]", "", {
-            "patient_id": "UPN", "cohort": "Cohort", "arm": "Arm", "centre": "Centre",
-            "cell_source": "Stem cell source", "cell_dose_per_kg": "Cell dose per kg",
-            "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "Sex",
-            "age_at_transplant_years": "Age at transplant", "disease_duration_months": "Disease duration months",
-            "lupus_nephritis": "LN", "nephritis_class": "LN class", "enrol_date": "Registration date",
-            "transplant_date": "Date of transplant", "last_contact_date": "Last follow-up",
-            "death_date": "Date of death", "death_cause": "Cause of death",
-            "death_treatment_related": "Treatment-related death"}, header_line=3),
-        visits=_TableExport("ebmt_visits.csv", "%d.%m.%Y", {
-            "patient_id": "UPN", "visit_date": "Date of visit", "visit_month": "Visit month",
-            **{d: f"{d[len('sledai_'):].replace('_', ' ')} (SLEDAI)" for d in SLEDAI_DESCRIPTORS},
-            "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (g/24h)",
-            "creatinine_umol_l": "Creatinine (µmol/L)", "albumin_g_l": "Albumin (g/L)",
-            "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)", "anti_dsdna_iu_ml": "dsDNA (IU/mL)",
-            "wbc_10e9_l": "Leukocytes (10^9/L)", "platelets_10e9_l": "Platelets (10^9/L)",
-            "haemoglobin_g_l": "Haemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
-            "immunosuppressants": "Immunosuppressants"}),
-        events=_TableExport("ebmt_registry.xlsx[Events]", "%d-%b-%Y", {
-            "patient_id": "UPN", "event_date": "Date of event", "event": "Event type", "detail": "Comment"},
-            header_line=2),
+        dates=("", "%d.%m.%Y", "%d-%b-%Y"), header_lines=(3, 1, 2),
+        files=("ebmt_registry.xlsx[Patients]", "ebmt_visits.csv", "ebmt_registry.xlsx[Events]"),
         visits_sep=";", visits_na="n.d.", unknown_id="EB-UNKNOWN-9", patient_defects=_ebmt_patients,
         event_defects=_ebmt_events, event_before_enrolment=False, order=("patients", "events", "visits"),
         # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
-        # duplicate the file; it is listed once here and logged per cell by cleaning.
-        file_defects=(
-            ("patients", "", "header_offset", "header on line 3 (title above)", "read", "",
-             "header row found on line 3"),
-            ("events", "", "header_offset", "header on line 2 (note above)", "read", "",
-             "header row found on line 2"),
-            ("ebmt_registry.xlsx[Read me]", "", "non_data_sheet", "free text", "read", "",
-             "sheet skipped (no recognised header), listed in the inventory"),
-            ("patients", "enrol_date", "date_format", "Excel date cells", "read", "", "parsed"),
-            ("events", "event_date", "date_format", "DD-Mon-YYYY", "read", "", "parsed"),
-            ("visits", "", "delimiter", ";", "read", "", "read with ';' delimiter"),
-            ("visits", "visit_date", "date_format", "DD.MM.YYYY", "read", "", _DMY),
-            ("visits", "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
-        )),
+        # duplicate the file; it is listed once (missing_token) and logged per cell by cleaning.
+    ),
 }
 
 
@@ -754,7 +649,7 @@ def _visits_text(spec: SiteExport, v: pd.DataFrame, rng) -> pd.DataFrame:
     """A visits table in the site's date format and units (one random draw when a lab's unit
     varies by row)."""
     f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], spec.visits.date_format)
+    f["visit_date"] = _fmt_date(v["visit_date"], spec.dates[1])
     for c, d in spec.visit_divisors.items():
         f[c] = f[c] / d
     u = spec.unit_column
@@ -781,35 +676,38 @@ def _extra_visit_units(spec: SiteExport) -> tuple[dict, dict]:
 
 def _write_site(spec: SiteExport, p, v, e, P, V, raw_dir: Path, rng) -> tuple[list, list]:
     """Write one site's exports (its row of ``SITE_EXPORTS``); return its manifest parts."""
-    files = {"patients": spec.patients.file, "visits": spec.visits.file, "events": spec.events.file}
-    frows = [_file_defect(files.get(t, t), *rest) for t, *rest in spec.file_defects]
+    names = ("patients", "visits", "events")
+    files = dict(zip(names, spec.files or [f"{spec.site}_{t}.csv" for t in names]))
+    frows = [_file_defect(files.get(t, t), *rest) for t, *rest in site_file_defects(spec.site)]
     done = {}
     for table in spec.order:
-        x = getattr(spec, table)
+        k = names.index(table)
+        file, fmt, line = files[table], spec.dates[k], spec.header_lines[k]
+        headers = site_headers(spec.site, table)
         if table == "patients":
-            f = _patients_text(p, x.date_format, *spec.labels) if spec.labels else _patients_native(p)
-            site = _Site(x.file, f, x.header_line, x.headers)
+            f = _patients_text(p, fmt, *spec.labels) if spec.labels else _patients_native(p)
+            site = _Site(file, f, line, headers)
             if spec.patient_defects:
                 spec.patient_defects(site, p, rng)
         elif table == "visits":
-            site = _Site(x.file, _visits_text(spec, v, rng), x.header_line, x.headers)
+            site = _Site(file, _visits_text(spec, v, rng), line, headers)
             lab_raw, fixed = _extra_visit_units(spec)
-            _row_defects_visits(site, v, P, V, rng, x.date_format, lab_raw, fixed=fixed, unknown=spec.unknown_id)
+            _row_defects_visits(site, v, P, V, rng, fmt, lab_raw, fixed=fixed, unknown=spec.unknown_id)
             if spec.visit_defects:
                 spec.visit_defects(site, p)
         else:
-            site = _events_site(x.file, e, x.date_format, x.header_line, x.headers)
+            site = _events_site(file, e, fmt, line, headers)
             if spec.event_defects:
                 spec.event_defects(site, e, rng)
             if spec.event_before_enrolment:
-                _common_event_defects(site, e, p, x.date_format)
+                _common_event_defects(site, e, p, fmt)
         frame, man = site.finish()
         done[table] = man
         if spec.workbook and table != "visits":
             done[f"{table}_frame"] = frame
         else:
             sep, na = (spec.visits_sep, spec.visits_na) if table == "visits" else (",", "")
-            _write_csv(frame, raw_dir / x.file, spec.encoding, sep=sep, na_rep=na)
+            _write_csv(frame, raw_dir / file, spec.encoding, sep=sep, na_rep=na)
     if spec.workbook:
         _write_workbook(raw_dir / spec.workbook, done["patients_frame"], done["events_frame"])
     return [done["patients"], done["visits"], done["events"]], frows
