@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,13 @@ _ORDERED = {"DMY": ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"], "MDY": ["%m/%d/%Y", "%m
 _NUMERIC_DM = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}$")
 _EXCEL_ORIGIN = pd.Timestamp("1899-12-30")  # Excel's day 0 (1900 date system)
 UNPARSEABLE_COLUMN_SHARE = 0.5  # more than half of a date/number column unreadable: stop the run
+#: A file or site that loses more than this share of its raw rows to quarantine (and at least
+#: SITE_LOSS_MIN_ROWS rows) stops the run: a missing patients file or an undeclared site coding,
+#: not a few bad rows. ``allow_partial=True`` (``clean --allow-partial``) goes on and warns.
+SITE_LOSS_MAX_SHARE = 0.2
+SITE_LOSS_MIN_ROWS = 5
+#: A censored lab value ("<10", ">1000", "≤ 0.1") is kept as its bound and logged as censored.
+_CENSORED = re.compile(r"^\s*(<=|>=|<|>|≤|≥)\s*([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,6 +81,10 @@ class CleaningResult:
         Per file and date column: ``date_order`` and the formats found with their counts.
     inventory : DataFrame
         Per file/sheet: site, format, encoding, delimiter, header row, raw rows, status.
+    warnings : list of str
+        What the run let through but a data manager must know: a file that repeats another, a
+        file or site that lost more than ``SITE_LOSS_MAX_SHARE`` of its rows under
+        ``allow_partial=True``.
     """
 
     tables: dict
@@ -86,6 +97,7 @@ class CleaningResult:
     units: pd.DataFrame
     dates: pd.DataFrame
     inventory: pd.DataFrame
+    warnings: list = field(default_factory=list)
 
     def summary(self) -> str:
         """Row accounting as text (what the CLI prints)."""
@@ -97,6 +109,7 @@ class CleaningResult:
         t = a[["raw_rows", "kept", "merged_duplicates", "quarantined"]].sum()
         lines.append(f"  total: {t.raw_rows} = {t.kept} + {t.merged_duplicates} + {t.quarantined}")
         lines.append(f"cleaning log: {len(self.log)} changed cells; quarantine: {len(self.quarantine)} rows")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
     def mapping_summary(self) -> pd.DataFrame:
@@ -126,6 +139,24 @@ class CleaningResult:
         return v.groupby("table", sort=False)["status"].agg(
             checks="size", passed=lambda s: int((s == "pass").sum())).reset_index()
 
+    def rule_accounting(self) -> pd.DataFrame:
+        """Rows each plausibility rule (``schemas.PLAUSIBILITY_RULES``) quarantined, per endpoint.
+
+        One row per rule: ``rule``, ``table``, ``definition``, ``rows`` (rows failing it; a row that
+        fails two rules counts under both), then one column per analysis endpoint (adtte PARAMCD
+        OS, DFS, REL, NRM, TRM, CR, and adlb) with the rows removed from what feeds it (0 where
+        the rule's table does not feed that endpoint).
+        """
+        v = self.validation
+        failed = v.groupby("rule")["rows_failed"].sum() if len(v) else pd.Series(dtype="int64")
+        feeds = ["OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"]
+        rows = []
+        for r in schemas.PLAUSIBILITY_RULES:
+            n = int(failed.get(r.name, 0))
+            rows.append(dict(rule=r.name, table=r.table, definition=r.definition, rows=n,
+                             **{e: n if e in r.endpoints else 0 for e in feeds}))
+        return pd.DataFrame(rows)
+
     def log_examples(self) -> pd.DataFrame:
         """Changed cells per rule, with the first logged example of each (values quoted)."""
         g = self.log.groupby("rule")
@@ -145,7 +176,7 @@ class CleaningResult:
                         ("duplicates", self.duplicates), ("validation_report", self.validation),
                         ("row_accounting", self.accounting), ("column_mapping", self.mapping),
                         ("units_report", self.units), ("dates_report", self.dates),
-                        ("inventory", self.inventory)]:
+                        ("inventory", self.inventory), ("plausibility_report", self.rule_accounting())]:
             readers.write_csv(t, out / f"{name}.csv")
         return out
 
@@ -447,6 +478,21 @@ def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: st
                                       else np.nan), errors="coerce")
         num = num.astype("float64")
         failed = num.isna().to_numpy() & s.notna().to_numpy()
+        if failed.any() and col in schemas.LAB_COLUMNS:
+            raw = s.to_numpy(dtype=object)
+            idx = np.flatnonzero(failed)
+            hits = [(i, _CENSORED.match(str(raw[i]))) for i in idx]
+            hits = [(i, m) for i, m in hits if m]
+            if hits:
+                ii = np.array([i for i, _ in hits])
+                vals = num.to_numpy(copy=True)
+                vals[ii] = [float(m.group(2)) for _, m in hits]
+                num = pd.Series(vals, index=s.index)
+                for side, ops in (("below", ("<", "<=", "≤")), ("above", (">", ">=", "≥"))):
+                    mask = np.zeros(len(s), bool)
+                    mask[[i for i, m in hits if m.group(1) in ops]] = True
+                    ctx.log(mask, col, raw, vals, f"censored_{side}_limit_kept_as_bound")
+                failed[ii] = False
         if failed.any():
             raw = s.to_numpy(dtype=object)
             idx = np.flatnonzero(failed)
@@ -794,7 +840,7 @@ def _run_schema(schema, df: pd.DataFrame, table: str, report: list, label: str) 
 
 
 def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synonyms=None,
-                    progress: bool | None = None) -> CleaningResult:
+                    progress: bool | None = None, allow_partial: bool = False) -> CleaningResult:
     """Clean every export in ``raw_dir``.
 
     Parameters
@@ -810,6 +856,10 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         Extra rows for ``column_aliases.csv`` / ``label_synonyms.csv``.
     progress : bool, optional
         Show a tqdm bar over files (default: only on an interactive terminal).
+    allow_partial : bool
+        Go on when a file or a site loses more than ``SITE_LOSS_MAX_SHARE`` of its rows to
+        quarantine (and at least ``SITE_LOSS_MIN_ROWS``); the result's ``warnings`` say so.
+        Default False: such a loss stops the run.
 
     Returns
     -------
@@ -818,7 +868,9 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     Raises
     ------
     BadInputError
-        A file or column the run cannot accept (message names file, row, column and reason).
+        A file or column the run cannot accept (message names file, row, column and reason), or
+        a file or site that lost more than ``SITE_LOSS_MAX_SHARE`` of its rows (unless
+        ``allow_partial``).
     """
     s = load_settings(settings, aliases, synonyms)
     alias_keys = frozenset(s.aliases)
@@ -900,11 +952,19 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
             qp = [q for q in quars if len(q) and (q["table"] == "patients").any()]
             quarantined_ids = set(pd.concat(qp)["patient_id"].dropna()) if qp else set()
             unknown_reason = np.where(df["patient_id"].isin(quarantined_ids).to_numpy(),
-                                      "its patient is quarantined", "patient not in the patients table")
+                                      "its patient is quarantined", "patient not in the patients table").astype(object)
+            folded = {str(k).casefold(): k for k in pat.index}
+            for i in np.flatnonzero(~known & (unknown_reason == "patient not in the patients table")):
+                pid = df["patient_id"].iat[i]
+                twin = folded.get(str(pid).casefold()) if pid is not None else None
+                if twin is not None:
+                    unknown_reason[i] = (f"patient not in the patients table ({pid!r} differs only in case "
+                                         f"from {twin!r}: fix the ID in the export)")
             r2 = pd.Series(np.where(known, "", unknown_reason), index=df.index, dtype=object)
             need = ["patient_id", "visit_date", "visit_month"] if table == "visits" else \
                 ["patient_id", "event_date", "event"]
-            j = df.loc[known, need].join(pat[["enrol_date", "transplant_date", "death_date"]], on="patient_id")
+            j = df.loc[known, need].join(pat[["enrol_date", "transplant_date", "last_contact_date", "death_date"]],
+                                         on="patient_id")
             j["_start"] = j["transplant_date"].fillna(j["enrol_date"])
             if len(j):
                 r3 = _run_schema(schemas.cross_table_schemas()[table], j, table, report,
@@ -935,6 +995,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         bad = accounting[~accounting["balanced"]].iloc[0]
         raise BadInputError("row accounting does not balance (raw rows != kept + merged + quarantined): "
                             "a defect of cleaning itself; please report it with this file", file=bad["file"])
+    warnings = _repeated_files(accounting, duplicates)
+    warnings += _heavy_losses(accounting, quarantine, {t.file: t.site for t in tables}, allow_partial)
     result = CleaningResult(
         tables={k: datamodel.conform(k, v) for k, v in clean.items()},
         log=log, quarantine=quarantine, duplicates=duplicates,
@@ -942,10 +1004,49 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         mapping=pd.DataFrame(mapping, columns=["file", "raw_column", "column", "role", "unit", "status"]),
         units=pd.DataFrame(units, columns=["file", "column", "unit", "source", "factor", "values"]),
         dates=pd.DataFrame(dates, columns=["file", "column", "date_order", "format", "values"]),
-        inventory=inventory)
+        inventory=inventory, warnings=warnings)
     if out_dir is not None:
         result.write(out_dir)
     return result
+
+
+def _repeated_files(accounting: pd.DataFrame, duplicates: pd.DataFrame) -> list[str]:
+    """Warnings for files whose every row is an exact copy of rows of one other file."""
+    out = []
+    for r in accounting.itertuples():
+        d = duplicates[duplicates["file"] == r.file]
+        if r.raw_rows and len(d) == r.raw_rows and d["duplicate_of_file"].nunique() == 1 \
+                and d["duplicate_of_file"].iat[0] != r.file:
+            out.append(f"file {r.file} repeats {d['duplicate_of_file'].iat[0]}: all {r.raw_rows} rows are exact "
+                       "copies (the same export delivered twice?); they were merged, not counted twice")
+    return out
+
+
+def _heavy_losses(accounting: pd.DataFrame, quarantine: pd.DataFrame, site_of: dict,
+                  allow_partial: bool) -> list[str]:
+    """Stop (or, with ``allow_partial``, warn) when a file or a site lost more than
+    ``SITE_LOSS_MAX_SHARE`` of its raw rows (and at least ``SITE_LOSS_MIN_ROWS``) to quarantine."""
+    a = accounting.assign(site=accounting["file"].map(site_of).fillna(""),
+                          _order=accounting["table"].map(TABLE_ORDER.index))
+    a = a.sort_values(["_order", "file"], kind="stable")  # patients first: the cause, not its orphans
+    groups = [("file", f, a[a["file"] == f]) for f in a["file"]]
+    groups += [("site", s, a[a["site"] == s]) for s in sorted(set(a["site"]) - {""})]
+    out = []
+    for what, name, g in groups:
+        raw, lost = int(g["raw_rows"].sum()), int(g["quarantined"].sum())
+        if lost < SITE_LOSS_MIN_ROWS or lost <= SITE_LOSS_MAX_SHARE * raw:
+            continue
+        q = quarantine[quarantine["file"].isin(g["file"])]
+        top = q["reason"].value_counts()
+        msg = (f"{lost} of {raw} rows ({100 * lost / raw:.0f}%) quarantined, {top.iat[0]} of them as "
+               f"{top.index[0]!r}; more than {100 * SITE_LOSS_MAX_SHARE:.0f}% of a "
+               f"{'file' if what == 'file' else 'site'} is a missing or mis-named file or an undeclared "
+               "site coding, not a few bad rows. Fix the export or the settings, or pass --allow-partial "
+               "(allow_partial=True) to go on")
+        if not allow_partial:
+            raise BadInputError(msg, file=name if what == "file" else f"{', '.join(g['file'])} (site {name})")
+        out.append(f"{what} {name}: {msg.split('. Fix')[0]}; going on (allow_partial)")
+    return out
 
 
 def _sorted_log(logs: list) -> pd.DataFrame:

@@ -130,7 +130,8 @@ def _find_header(lines: list[list], alias_keys) -> int | None:
 # --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
-def _decode(path: Path, encoding: str, label: str) -> str:
+def _decode(path: Path, encoding: str, label: str) -> tuple[str, str]:
+    """The file's text and a note ("" or what was decided against the site setting)."""
     data = path.read_bytes()
     if not data.strip():
         raise BadInputError("the file is empty", file=label)
@@ -139,6 +140,15 @@ def _decode(path: Path, encoding: str, label: str) -> str:
         raise BadInputError("contains NUL bytes: this is not a text CSV (binary or UTF-16 file?)",
                             file=label, row=line)
     enc = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig") else encoding
+    if data.startswith(b"\xef\xbb\xbf") and enc != "utf-8-sig":
+        # a UTF-8 byte-order mark: the file is UTF-8 whatever the site setting says
+        try:
+            return data.decode("utf-8-sig"), f"starts with a UTF-8 BOM: read as UTF-8, not as {encoding}"
+        except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
+            raise BadInputError(
+                f"starts with a UTF-8 byte-order mark (BOM) but is not valid UTF-8 (byte 0x{data[err.start]:02x}); "
+                f"the site setting says {encoding}: re-export the file in one encoding", file=label, row=line) from None
     try:
         text = data.decode(enc)
     except UnicodeDecodeError as err:
@@ -155,12 +165,14 @@ def _decode(path: Path, encoding: str, label: str) -> str:
             raise BadInputError(
                 f"looks like UTF-8 read as {encoding} ({m.group()!r}); set the site's encoding to utf-8",
                 file=label, row=line)
-    return text
+    return text, ""
 
 
 def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys) -> RawTable:
     """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text)."""
-    text = _decode(path, encoding, label)
+    text, note = _decode(path, encoding, label)
+    if note:
+        encoding = "utf-8-sig"
     head_lines = text.split("\n", HEADER_SCAN_LINES)[:HEADER_SCAN_LINES]
     best = None
     for delim in (",", ";", "\t"):
@@ -188,7 +200,7 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys)
     if len(df) == 0:
         raise BadInputError("the file has a header but no data rows", file=label, row=hi + 1)
     return RawTable(label, site, "utf-8-sig" if encoding.lower().startswith("utf") else encoding,
-                    hi + 1, columns, df.reset_index(drop=True), rows, delim)
+                    hi + 1, columns, df.reset_index(drop=True), rows, delim, notes=[note] if note else [])
 
 
 def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame | None:
@@ -498,7 +510,7 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
             tables.append(t)
             inv.append(dict(file=t.file, site=t.site, format=suffix.lstrip("."), encoding=t.encoding,
                             delimiter=t.delimiter, header_row=t.header_row, raw_rows=len(t.data),
-                            status="read"))
+                            status="read" + (f" ({'; '.join(t.notes)})" if t.notes else "")))
     if not tables:
         raise BadInputError("no CSV or .xlsx export found", file=raw_dir.name)
     inventory = pd.DataFrame(inv).sort_values("file", ignore_index=True)

@@ -203,7 +203,7 @@ def test_site_date_order_setting_resolves_ambiguous_dates(tmp_path):
     r = cleaning.clean_directory(tmp_path, settings=settings)
     v = r.tables["visits"].set_index(["patient_id", "visit_month"])
     assert v.loc[("P1", 0), "visit_date"] == pd.Timestamp("2010-01-18")
-    assert v.loc[("P1", 3), "visit_date"] == pd.Timestamp("2010-03-04")  # 04/03/2010 day-first
+    assert v.loc[("P1", 3), "visit_date"] == pd.Timestamp("2010-04-08")  # 08/04/2010 day-first
 
 
 def test_write_and_read_back(run):
@@ -259,16 +259,16 @@ def _setup(tmp_path: Path, bad_file: str) -> Path:
     return tmp_path
 
 
-def test_catalogue_has_at_least_20_files():
+def test_catalogue_has_at_least_40_files():
     files = [p for p in BAD.iterdir() if p.is_file() and p.name != "expected.csv"]
-    assert len(files) >= 20
+    assert len(files) >= 40
     assert {c["file"] for c in _cases()} == {p.name for p in files}
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
 def test_bad_input(tmp_path, case):
     raw = _setup(tmp_path, case["file"])
-    if case["outcome"] == "error":
+    if case["outcome"] == "error":  # the run stops: exit 2 with file, row, column and reason
         with pytest.raises(BadInputError) as err:
             cleaning.clean_directory(raw)
         e = err.value
@@ -280,12 +280,65 @@ def test_bad_input(tmp_path, case):
         if case["column"]:
             assert e.column == case["column"], msg
         assert "\n" not in msg and "Traceback" not in msg
-    else:
-        r = cleaning.clean_directory(raw)
+        return
+    r = cleaning.clean_directory(raw)
+    a = r.accounting  # raw = kept + merged + quarantined, whatever happened
+    assert (a["raw_rows"] == a["kept"] + a["merged_duplicates"] + a["quarantined"]).all()
+    if case["outcome"] == "quarantine":  # refused, with its reason
         q = r.quarantine[(r.quarantine["file"] == case["file"]) & (r.quarantine["row"] == int(case["row"]))]
         assert len(q) >= 1, r.quarantine.to_string()
         assert any(case["message"] in reason for reason in q["reason"]), q["reason"].tolist()
-        assert r.accounting["balanced"].all()
+    elif case["outcome"] == "log":  # kept, with the change in the cleaning log
+        hit = r.log[(r.log["file"] == case["file"]) & (r.log["row"] == int(case["row"]))
+                    & (r.log["column"] == case["column"])]
+        assert case["message"] in set(hit["rule"]), hit.to_string()
+        assert not ((r.quarantine["file"] == case["file"]) & (r.quarantine["row"] == int(case["row"]))).any()
+    elif case["outcome"] == "inventory":  # read, with a note in the inventory
+        status = r.inventory.set_index("file").at[case["file"], "status"]
+        assert case["message"] in status, status
+        assert a.set_index("file").at[case["file"], "kept"] > 0
+    elif case["outcome"] == "warning":
+        assert any(case["message"] in w for w in r.warnings), r.warnings
+        assert any(case["message"] in line for line in r.summary().splitlines())
+    else:  # pragma: no cover
+        pytest.fail(f"unknown outcome {case['outcome']!r} in expected.csv")
+
+
+def test_censored_labs_are_kept_as_their_bound(tmp_path):
+    r = cleaning.clean_directory(_setup(tmp_path, "visits__censored_lab.csv"))
+    v = r.tables["visits"].set_index(["patient_id", "visit_month"])
+    assert v.at[("P1", 3), "anti_dsdna_iu_ml"] == 10.0
+    assert v.at[("P1", 12), "platelets_10e9_l"] == 1000.0
+    rules = r.log[r.log["rule"].str.startswith("censored")].set_index("column")["rule"].to_dict()
+    assert rules == {"anti_dsdna_iu_ml": "censored_below_limit_kept_as_bound",
+                     "platelets_10e9_l": "censored_above_limit_kept_as_bound"}
+    assert r.quarantine.empty
+
+
+def test_whole_site_loss_goes_on_only_when_allowed(tmp_path, capsys):
+    from sle_nb_utils.__main__ import main as cli
+
+    (tmp_path / "raw").mkdir()
+    raw = _setup(tmp_path / "raw", "visits__whole_site_lost.csv")
+    assert cli(["clean", str(raw), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "6 of 6 rows (100%) quarantined" in err and "patient not in the patients table" in err
+    assert "--allow-partial" in err and "Traceback" not in err
+    assert cli(["clean", str(raw), "--out", str(tmp_path / "b"), "--allow-partial"]) == 0
+    assert "going on (allow_partial)" in capsys.readouterr().out
+    r = cleaning.clean_directory(raw, allow_partial=True)
+    a = r.accounting.set_index("file")
+    assert a.at["visits__whole_site_lost.csv", "quarantined"] == 6
+    assert (a["raw_rows"] == a["kept"] + a["merged_duplicates"] + a["quarantined"]).all()
+
+
+def test_rule_accounting_counts_rows_per_endpoint(tmp_path):
+    r = cleaning.clean_directory(_setup(tmp_path, "visits__outside_month_window.csv"))
+    ra = r.rule_accounting().set_index("rule")
+    assert set(ra.index) == {rule.name for rule in schemas.PLAUSIBILITY_RULES}
+    row = ra.loc["visit date within its month's window"]
+    assert row["rows"] == 1 and row["CR"] == 1 and row["REL"] == 1 and row["adlb"] == 1 and row["OS"] == 0
+    assert ra.drop(index="visit date within its month's window")["rows"].sum() == 0
 
 
 def test_fast_xlsx_reader_matches_openpyxl(run, tmp_path):
@@ -380,14 +433,22 @@ def test_result_summaries(run):
     expected = {("patients", "age_at_transplant_years", "plausible range 0-100"): n("impossible_value", "age_at_transplant_years"),
                 ("visits", "platelets_10e9_l", "plausible range 1-2000"): n("impossible_value", "platelets_10e9_l"),
                 ("visits x patients", "", "visit not after death"): n("visit_after_death"),
+                # a visit 30 days after death is after the last contact too, and may leave its window
+                ("visits x patients", "", "visit not after last contact"): n("visit_after_death"),
                 ("events x patients", "", "event on or after enrolment"): n("event_before_enrolment"),
                 ("events x patients", "", "relapse after transplant"): n("event_before_enrolment")}
     v = r.validation
     failed = v[v["rows_failed"] > 0]
-    assert dict(zip(zip(failed["table"], failed["column"], failed["check"]), failed["rows_failed"])) == expected
+    got = dict(zip(zip(failed["table"], failed["column"], failed["check"]), failed["rows_failed"]))
+    window = ("visits x patients", "", "visit date within its month's window")
+    in_window_rule = r.quarantine[r.quarantine["reason"].str.contains("visit date within its month's window")]
+    after_death = m[m["kind"] == "visit_after_death"]
+    assert set(zip(in_window_rule["file"], in_window_rule["row"])) <= set(zip(after_death["file"], after_death["row"]))
+    assert got.pop(window, 0) == len(in_window_rule)
+    assert got == expected
     assert min(expected.values()) >= 1
     vs = r.validation_summary().set_index("table")
-    n_failing = pd.Series([t for t, _, _ in expected]).value_counts()
+    n_failing = pd.Series([t for t, _, _ in expected] + [window[0]] * bool(len(in_window_rule))).value_counts()
     for table, row in vs.iterrows():
         assert row["checks"] == (v["table"] == table).sum()
         assert row["passed"] == row["checks"] - n_failing.get(table, 0), table
