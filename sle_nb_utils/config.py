@@ -22,7 +22,6 @@ from .errors import BadInputError
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The package's resource tables (an importlib.resources Traversable; a Path for a normal install).
 RESOURCES = resources.files(__package__).joinpath("resources")
-RESOURCES_DIR = RESOURCES  # older name
 
 #: The git checkout the package sits in (``pip install -e .``); see :func:`bundled_dir`.
 PROJ_ROOT = PACKAGE_DIR.parent
