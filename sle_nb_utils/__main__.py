@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="raw exports -> clean tables, cleaning_log.csv, quarantine.csv")
     c.add_argument("raw_dir")
     c.add_argument("--out", required=True)
-    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order, note)")
+    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order; "
+                                      "optional: delimiter, decimal, sex_codes, id_case, note)")
     c.add_argument("--aliases", help="CSV of extra column aliases (columns: alias, column, role, note)")
     c.add_argument("--synonyms", help="CSV of extra label synonyms (columns: column, raw, value, note)")
     c.add_argument("--allow-partial", action="store_true",

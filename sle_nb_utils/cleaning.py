@@ -194,6 +194,19 @@ class _Settings:
     spellings: dict          # normalised spelling -> unit key
 
 
+def _site_codes(text: str) -> dict:
+    """A site's declared codes, ``"1=M;2=F"`` -> ``{"1": "M", "2": "F"}`` (keys normalised)."""
+    out = {}
+    for part in [p for p in str(text).split(";") if p.strip()]:
+        raw, eq, val = part.partition("=")
+        if not eq or val.strip() not in VOCABULARY["sex"]:
+            raise BadInputError(f"sex_codes {text!r}: write code=value pairs separated by ';' with values "
+                                f"{'/'.join(VOCABULARY['sex'])} (e.g. 1=M;2=F)", file="site_settings.csv",
+                                column="sex_codes")
+        out[readers.normalise_name(raw)] = val.strip()
+    return out
+
+
 def _norm_unit(u) -> str:
     s = str(u).strip().casefold().replace(" ", "").replace("μ", "µ")
     return s
@@ -215,6 +228,14 @@ def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
         if o not in ("", "DMY", "MDY", "YMD"):
             raise BadInputError(f"date_order {o!r} is not DMY, MDY or YMD", file="site_settings.csv",
                                 column="date_order")
+    for col, allowed in (("decimal", ("", ".", ",")), ("id_case", ("", "upper", "lower")),
+                         ("delimiter", ("", ",", ";", "tab", "\\t", "|"))):
+        for o in s[col]:
+            if o not in allowed:
+                raise BadInputError(f"{col} {o!r} is not one of {', '.join(repr(a) for a in allowed if a)} "
+                                    "(or blank)", file="site_settings.csv", column=col)
+    for o in s["sex_codes"]:
+        _site_codes(o)  # fails on a malformed declaration
     syn = readers.read_resource("label_synonyms.csv", synonyms)
     smap: dict = {}
     missing = set()
@@ -247,7 +268,11 @@ class _Ctx:
         self.logs: list[pd.DataFrame] = []
         self.q_mask: list[tuple[np.ndarray, object]] = []  # (bool mask, reason str or array)
         srow = settings.sites[settings.sites["site"] == t.site]
-        self.date_order = srow["date_order"].iloc[0] if len(srow) else ""
+        first = (lambda c: srow[c].iloc[0]) if len(srow) else (lambda c: "")
+        self.date_order = first("date_order")
+        self.decimal = first("decimal")        # "," : numbers written with a decimal comma
+        self.sex_codes = _site_codes(first("sex_codes"))
+        self.id_case = first("id_case")        # "upper" / "lower": fold patient IDs
         self.mapping: list[dict] = []
         self.units: list[dict] = []
         self.dates: list[dict] = []
@@ -422,6 +447,8 @@ def _parse_text(ctx: _Ctx, s: pd.Series, col: str, table: str) -> pd.Series:
 
 def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool = False) -> pd.Series:
     syn = ctx.s.synonyms.get("<bool>" if bool_kind else col, {})
+    if col == "sex" and ctx.sex_codes:  # the site's declared codes (site_settings.csv, sex_codes)
+        syn = {**syn, **ctx.sex_codes}
     codes, uniq = _factorize(s)
     raw = np.array([_text_of(u) if not isinstance(u, (bool, np.bool_)) else str(bool(u)) for u in uniq],
                    dtype=object)
@@ -460,15 +487,22 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
     badm = _take(np.array(bad, dtype=bool), codes, False).astype(bool)
     if badm.any():
         allowed = "True/False" if bool_kind else ", ".join(VOCABULARY[col])
-        ctx.quarantine(badm, lambda idx: [f"{col} {rawv[i]!r} is not a known value ({allowed}); "
-                                          "add it to label_synonyms.csv" for i in idx])
+        fix = "add it to label_synonyms.csv" + (
+            " or declare the site's sex_codes in site_settings.csv (e.g. 1=M;2=F)" if col == "sex" else "")
+        ctx.quarantine(badm, lambda idx: [f"{col} {rawv[i]!r} is not a known value ({allowed}); {fix}"
+                                          for i in idx])
     res = pd.Series(out, index=s.index, dtype=object)
     if bool_kind:
         res = res.astype("boolean")
     return res
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*(-?\d+),(\d+)\s*$")
+
+
 def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: str = "") -> pd.Series:
+    if ctx.decimal == "," and s.dtype == object:  # the site declared a decimal comma: "35,5" is 35.5
+        s = s.map(lambda x: _DECIMAL_COMMA.sub(r"\1.\2", x) if isinstance(x, str) else x)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         num = s.astype("float64")
     else:
@@ -735,6 +769,12 @@ def _process_table(t: readers.RawTable, settings: _Settings):
                 unit_info[col] = (found[cid][2], raw_name)
         elif ck == "date":
             out[col] = _parse_dates(ctx, s, col, raw_name)
+    if ctx.id_case and "patient_id" in value_cols:  # the site declared its IDs case-insensitive
+        pid = out["patient_id"]
+        folded = pid.str.upper() if ctx.id_case == "upper" else pid.str.lower()
+        changed = (pid.notna() & (folded != pid)).to_numpy()
+        ctx.log(changed, "patient_id", pid.to_numpy(dtype=object), folded.to_numpy(dtype=object), "id_case_folded")
+        out["patient_id"] = folded
     _harmonise_units(ctx, out, unit_info, unit_cols)
     # missing values where the data model does not allow them
     for col in TABLES[kind]:
@@ -850,8 +890,10 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     out_dir : str or Path, optional
         If given, write the clean tables and reports there (see :meth:`CleaningResult.write`).
     settings : str, Path or DataFrame, optional
-        Extra site-settings rows (``site, file_pattern, encoding, date_order, note``); a site given
-        here replaces the bundled row of the same name.
+        Extra site-settings rows (``site, file_pattern, encoding, date_order`` and, optionally,
+        ``delimiter`` (``,``, ``;``, ``tab``, ``|``), ``decimal`` (``,`` for a decimal comma),
+        ``sex_codes`` (e.g. ``1=M;2=F``), ``id_case`` (``upper`` / ``lower``: fold patient IDs),
+        ``note``); a site given here replaces the bundled row of the same name.
     aliases, synonyms : str, Path or DataFrame, optional
         Extra rows for ``column_aliases.csv`` / ``label_synonyms.csv``.
     progress : bool, optional
@@ -959,7 +1001,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
                 twin = folded.get(str(pid).casefold()) if pid is not None else None
                 if twin is not None:
                     unknown_reason[i] = (f"patient not in the patients table ({pid!r} differs only in case "
-                                         f"from {twin!r}: fix the ID in the export)")
+                                         f"from {twin!r}: fix the ID in the export, or declare the site's "
+                                         "id_case in site_settings.csv)")
             r2 = pd.Series(np.where(known, "", unknown_reason), index=df.index, dtype=object)
             need = ["patient_id", "visit_date", "visit_month"] if table == "visits" else \
                 ["patient_id", "event_date", "event"]

@@ -73,14 +73,21 @@ def normalise_name(name) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+#: Columns of a resource table that a user's extra rows may leave out (blank = the default).
+OPTIONAL_COLUMNS = {"site_settings.csv": {"delimiter", "decimal", "sex_codes", "id_case", "note"},
+                    "column_aliases.csv": {"note"}, "label_synonyms.csv": {"note"}}
+
+
 def read_resource(name: str, extra: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """A resource table (``resources/<name>``) with a user's rows appended (``extra``: a CSV path
-    or a DataFrame with the same columns). User rows come last and win on conflicts."""
+    or a DataFrame with the same columns; those in ``OPTIONAL_COLUMNS`` may be left out). User
+    rows come last and win on conflicts."""
     with config.open_resource(name) as fh:
         base = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
     if extra is None:
         return base
     more = extra if isinstance(extra, pd.DataFrame) else pd.read_csv(extra, dtype=str, keep_default_na=False)
+    more = more.assign(**{c: "" for c in OPTIONAL_COLUMNS.get(name, set()) - set(more.columns)})
     missing = set(base.columns) - set(more.columns)
     if missing:
         raise BadInputError(f"settings table lacks columns {sorted(missing)}", file=str(getattr(extra, "name", name)))
@@ -168,14 +175,16 @@ def _decode(path: Path, encoding: str, label: str) -> tuple[str, str]:
     return text, ""
 
 
-def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys) -> RawTable:
-    """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text)."""
+def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
+                   delimiter: str = "") -> RawTable:
+    """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text).
+    ``delimiter``: the site's declared delimiter ("" = detect among ',', ';' and tab)."""
     text, note = _decode(path, encoding, label)
     if note:
         encoding = "utf-8-sig"
     head_lines = text.split("\n", HEADER_SCAN_LINES)[:HEADER_SCAN_LINES]
     best = None
-    for delim in (",", ";", "\t"):
+    for delim in ((delimiter,) if delimiter else (",", ";", "\t")):
         rows = list(csv.reader(head_lines, delimiter=delim))
         i = _find_header(rows, alias_keys)
         if i is not None:
@@ -183,8 +192,9 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys)
             if best is None or i < best[0] or (i == best[0] and score > best[2]):
                 best = (i, delim, score)
     if best is None:
+        declared = f" with the site's declared delimiter {delimiter!r}" if delimiter else ""
         raise BadInputError(
-            f"no header row with known column names in the first {HEADER_SCAN_LINES} lines "
+            f"no header row with known column names{declared} in the first {HEADER_SCAN_LINES} lines "
             "(add the site's column names to column_aliases.csv)", file=label, row=1)
     hi, delim, _ = best
     raw_header = next(csv.reader([head_lines[hi]], delimiter=delim))
@@ -499,7 +509,9 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
         site = "" if srow is None else srow["site"]
         encoding = "utf-8" if srow is None or not srow["encoding"] else srow["encoding"]
         if suffix == ".csv":
-            t = read_csv_table(path, name, site, encoding, alias_keys)
+            delim = "" if srow is None else {"tab": "\t", "\\t": "\t"}.get(srow.get("delimiter", ""),
+                                                                           srow.get("delimiter", ""))
+            t = read_csv_table(path, name, site, encoding, alias_keys, delimiter=delim)
             found = [t]
         else:
             found, skipped = read_xlsx_tables(path, site, alias_keys)

@@ -464,3 +464,41 @@ def test_result_summaries(run):
         hit = r.log[(r.log["rule"] == rule) & (r.log["file"] == e["file"]) & (r.log["row"] == e["row"])
                     & (r.log["column"] == e["column"])]
         assert len(hit) >= 1 and repr(hit["old"].iloc[0]) == e["old"], rule
+
+
+def _site(pattern: str, **declared) -> pd.DataFrame:
+    return pd.DataFrame([{"site": "demo", "file_pattern": pattern, "encoding": "utf-8", "date_order": "",
+                          **declared}])
+
+
+def test_site_declarations_decimal_comma_and_delimiter(tmp_path):
+    raw = _setup(tmp_path, "visits__decimal_comma.csv")
+    with pytest.raises(BadInputError, match="are not numbers"):
+        cleaning.clean_directory(raw)
+    r = cleaning.clean_directory(raw, settings=_site("visits*", delimiter=";", decimal=","))
+    assert r.tables["visits"]["albumin_g_l"].eq(35.5).any()
+    assert r.inventory.set_index("file").at["visits__decimal_comma.csv", "delimiter"] == ";"
+    assert r.quarantine.empty
+    with pytest.raises(BadInputError, match="declared delimiter ','"):  # a wrong declaration is named
+        cleaning.clean_directory(raw, settings=_site("visits*", delimiter=",", decimal=","))
+
+
+def test_site_declarations_sex_codes(tmp_path):
+    raw = _setup(tmp_path, "patients__sex_coded_1_2.csv")
+    r = cleaning.clean_directory(raw, settings=_site("patients*", sex_codes="1=M;2=F"))
+    sex = r.tables["patients"].set_index("patient_id")["sex"]
+    assert sex.to_dict() == {"P1": "F", "P2": "M", "P3": "F", "P4": "F", "P5": "M", "P6": "F"}
+    assert ((r.log["rule"] == "label_synonym") & (r.log["column"] == "sex")).sum() == 6
+    with pytest.raises(BadInputError, match="sex_codes '1=X'") as err:
+        cleaning.clean_directory(raw, settings=_site("patients*", sex_codes="1=X"))
+    assert err.value.file == "site_settings.csv"
+
+
+def test_site_declarations_id_case(tmp_path):
+    raw = _setup(tmp_path, "visits__case_only_id.csv")
+    r = cleaning.clean_directory(raw, settings=_site("visits*", id_case="upper"))
+    assert r.quarantine.empty
+    folded = r.log[r.log["rule"] == "id_case_folded"]
+    assert folded[["row", "old", "new"]].values.tolist() == [[6, "p2", "P2"]]
+    with pytest.raises(BadInputError, match="id_case 'title'"):
+        cleaning.clean_directory(raw, settings=_site("visits*", id_case="title"))
