@@ -415,6 +415,13 @@ def _first_row(ctx, mask):
     return int(ctx.rows[i])
 
 
+def _short(x, limit: int = 60) -> str:
+    """``repr`` of a raw value for a message, cut to ``limit`` characters (a 1 MB cell must not
+    become a 1 MB reason)."""
+    r = repr(x)
+    return r if len(r) <= limit else f"{r[:limit - 20]}... ({len(str(x))} characters)"
+
+
 def _text_of(x) -> str:
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
@@ -489,7 +496,7 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
         allowed = "True/False" if bool_kind else ", ".join(VOCABULARY[col])
         fix = "add it to label_synonyms.csv" + (
             " or declare the site's sex_codes in site_settings.csv (e.g. 1=M;2=F)" if col == "sex" else "")
-        ctx.quarantine(badm, lambda idx: [f"{col} {rawv[i]!r} is not a known value ({allowed}); {fix}"
+        ctx.quarantine(badm, lambda idx: [f"{col} {_short(rawv[i])} is not a known value ({allowed}); {fix}"
                                           for i in idx])
     res = pd.Series(out, index=s.index, dtype=object)
     if bool_kind:
@@ -541,9 +548,9 @@ def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: st
                 if bad.sum() > UNPARSEABLE_COLUMN_SHARE * present:  # a column problem, not a row problem
                     first = int(np.flatnonzero(bad)[0])
                     ctx.fail(f"{col}: {int(bad.sum())} of {present} values are not numbers (first: "
-                             f"{txt[first]!r}; a decimal comma or a text column?)",
+                             f"{_short(txt[first])}; a decimal comma or a text column?)",
                              row=int(ctx.rows[first]), column=raw_name)
-                ctx.quarantine(bad, lambda ii: [f"{col}: {txt[i]!r} is not a number" for i in ii])
+                ctx.quarantine(bad, lambda ii: [f"{col}: {_short(txt[i])} is not a number" for i in ii])
     if integer:
         v = num.to_numpy()
         frac = ~np.isnan(v) & (v != np.round(v))
@@ -606,9 +613,9 @@ def _parse_dates(ctx: _Ctx, s: pd.Series, col: str, raw_name: str) -> pd.Series:
         example = _text_of(uniq[codes[np.flatnonzero(bad)[0]]])
         if share > UNPARSEABLE_COLUMN_SHARE:
             ctx.fail(f"unparseable date column: {bad.sum()} of {nonmissing.sum()} dates cannot be read "
-                     f"(first: {example!r}; site date_order {order or 'not set'})", row=first, column=raw_name)
+                     f"(first: {_short(example)}; site date_order {order or 'not set'})", row=first, column=raw_name)
         rawv = _take(uniq, codes, None)
-        ctx.quarantine(bad, lambda idx: [f"{col}: date {_text_of(rawv[i])!r} cannot be parsed "
+        ctx.quarantine(bad, lambda idx: [f"{col}: date {_short(_text_of(rawv[i]))} cannot be parsed "
                                          f"(site date_order {order or 'not set'})" for i in idx])
     tokm = (codes >= 0) & (tok[np.maximum(codes, 0)] if len(uniq) else False)
     ctx.log(tokm, col, _take(uniq, codes, None), "", "missing_token")

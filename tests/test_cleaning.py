@@ -502,3 +502,9 @@ def test_site_declarations_id_case(tmp_path):
     assert folded[["row", "old", "new"]].values.tolist() == [[6, "p2", "P2"]]
     with pytest.raises(BadInputError, match="id_case 'title'"):
         cleaning.clean_directory(raw, settings=_site("visits*", id_case="title"))
+
+
+def test_very_long_field_gives_a_short_reason(tmp_path):
+    r = cleaning.clean_directory(_setup(tmp_path, "visits__very_long_field.csv"))
+    reason = r.quarantine.set_index("row").at[4, "reason"]
+    assert "(100003 characters) is not a number" in reason and len(reason) < 200
