@@ -22,6 +22,11 @@ ebmt      hsct_ebmt2013 (+ others)     Excel workbook (read-me sheet, header on 
                                        CSV with DD.MM.YYYY dates and 'n.d.' for missing
 ========  ===========================  ======================================================
 
+In code, each site is one row of ``SITE_EXPORTS`` (formats, units, the defects only that site has);
+its raw headers are ``resources/synthetic_site_headers.csv`` and its whole-file defects
+``resources/synthetic_file_defects.csv``. :func:`manifest_check` tells whether a cleaning run
+handled every injected defect as the manifest says.
+
 :func:`example_truth` makes small truth tables with the data-model columns (for tests and
 benchmarks when ``sle_nb_utils.synth`` is not wanted).
 """
@@ -39,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import scores, units
-from .schemas import LAB_COLUMNS, NOMINAL_MONTHS, SLEDAI_DESCRIPTORS, TABLES
+from .schemas import LAB_COLUMNS, NOMINAL_MONTHS
 
 # Unit factors (to the canonical unit; docs/design.md, "Clinical definitions"), from sle_nb_utils.units:
 # creatinine 1 mg/dL = 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
