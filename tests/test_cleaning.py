@@ -357,7 +357,7 @@ def test_fast_xlsx_reader_matches_openpyxl(run, tmp_path):
     ws.append(["patient_id", "visit_date", "visit_month", "flag", "value", "note"])
     ws.append(["P1", dt.datetime(2010, 1, 18), 0, True, 1.25, "n.d."])
     ws.append(["P2", dt.datetime(1999, 12, 31, 12, 0), 3, False, None, None])
-    ws.append([None, None, 12, None, 3, "=1+2"])
+    ws.append([None, None, 12, None, 3, "n.d."])
     ws["H9"] = "far cell"
     wb.create_sheet("Empty")
     path = tmp_path / "book.xlsx"
@@ -528,3 +528,24 @@ def test_cleaning_a_shuffled_export_gives_the_same_tables(run, tmp_path, seed):
     assert len(s.quarantine) == len(r.quarantine) and len(s.duplicates) == len(r.duplicates)
     no_rows = lambda q: sorted(q["reason"].str.replace(r"row \d+", "row N", regex=True))  # noqa: E731
     assert no_rows(s.quarantine) == no_rows(r.quarantine)
+
+
+@pytest.mark.parametrize("engine", ["fast", "openpyxl"])
+def test_formula_without_a_stored_result_stops_the_run(tmp_path, engine):
+    """openpyxl (like any program) writes formulas without their results: the value is unknown,
+    so the run stops naming the cell, instead of reading it as missing."""
+    from openpyxl import Workbook
+
+    from sle_nb_utils import readers
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Visits"
+    ws.append(["patient_id", "visit_date", "visit_month", "creatinine_umol_l"])
+    ws.append(["P1", "2010-01-18", 0, 80])
+    ws.append(["P1", "2010-04-18", 3, "=80*1.1"])
+    wb.save(tmp_path / "visits.xlsx")
+    with pytest.raises(BadInputError, match="formula '=80\\*1.1' without a stored result") as err:
+        readers.read_xlsx_tables(tmp_path / "visits.xlsx", "", readers._alias_keys_default(), engine=engine)
+    assert (err.value.file, err.value.row) == ("visits.xlsx[Visits]", 3)
+    assert "D3" in err.value.message
