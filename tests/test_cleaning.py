@@ -293,10 +293,13 @@ def test_bad_input(tmp_path, case):
                     & (r.log["column"] == case["column"])]
         assert case["message"] in set(hit["rule"]), hit.to_string()
         assert not ((r.quarantine["file"] == case["file"]) & (r.quarantine["row"] == int(case["row"]))).any()
-    elif case["outcome"] == "inventory":  # read, with a note in the inventory
-        status = r.inventory.set_index("file").at[case["file"], "status"]
-        assert case["message"] in status, status
-        assert a.set_index("file").at[case["file"], "kept"] > 0
+    elif case["outcome"] == "inventory":  # read, with a note in the inventory (and its header row)
+        inv = r.inventory.set_index("file")
+        label = next(f for f in inv.index if f.startswith(case["file"]))  # "book.xlsx[Sheet]" for a sheet
+        assert case["message"] in inv.at[label, "status"], inv.at[label, "status"]
+        if case["row"]:
+            assert inv.at[label, "header_row"] == int(case["row"])
+        assert a.set_index("file").at[label, "kept"] > 0
     elif case["outcome"] == "warning":
         assert any(case["message"] in w for w in r.warnings), r.warnings
         assert any(case["message"] in line for line in r.summary().splitlines())
