@@ -183,7 +183,12 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
     text, note = _decode(path, encoding, label)
     if note:
         encoding = "utf-8-sig"
-    head_lines = text.split("\n", HEADER_SCAN_LINES)[:HEADER_SCAN_LINES]
+    end = -1
+    for _ in range(HEADER_SCAN_LINES):  # the first lines, without copying the rest of the file
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    head_lines = (text if end < 0 else text[:end]).split("\n")
     best = None
     for delim in ((delimiter,) if delimiter else (",", ";", "\t")):
         rows = list(csv.reader(head_lines, delimiter=delim))
@@ -226,7 +231,8 @@ def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame 
             read_options=pacsv.ReadOptions(skip_rows=hi + 1, column_names=[f"c{i}" for i in range(ncols)],
                                            block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            memory_pool=pa.system_memory_pool())  # freed when done (mimalloc keeps its arenas)
     except pa.ArrowException:  # ArrowInvalid (ragged row, ...): let pandas read it and report the line
         return None
     return table.to_pandas(date_as_object=False)
