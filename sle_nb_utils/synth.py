@@ -341,6 +341,10 @@ BURT_CUTOFF = pd.Timestamp("2005-07-31")
 #: Months between a relapse onset and the end of follow-up, so the visit that shows it (at most
 #: 42 days later, :data:`RELAPSE_LAG_DAYS`) happens while the patient is followed.
 LAG_ROOM = 1.5
+#: Latest relapse onset generated, months after transplant: the visit that shows it must come by
+#: the last nominal visit (month 60); the published figures are 5-year estimates, which later
+#: relapses would not change.
+LAST_ONSET = 58.0
 
 
 def _burt_times(rng, t: dict):
@@ -364,7 +368,7 @@ def _burt_times(rng, t: dict):
         td = c * r.random(n) ** 0.7
         rel = r.random(n) < 0.45
         tr = c * r.random(n)
-        return [c, dead, np.maximum(td, 6.0), rel, np.maximum(tr, 3.5)]
+        return [c, dead, np.maximum(td, 6.0), rel, np.clip(tr, 3.5, LAST_ONSET)]
 
     def propose(r, st):
         c, dead, td, rel, tr = (a.copy() for a in st)
@@ -379,7 +383,7 @@ def _burt_times(rng, t: dict):
         else:
             td[i], tr[i] = c[i] * r.random(), c[i] * r.random()
         td = np.clip(td, 6.0, c)
-        tr = np.clip(tr, 3.5, np.maximum(3.5, np.where(dead, td, c) - LAG_ROOM))
+        tr = np.clip(tr, 3.5, np.minimum(LAST_ONSET, np.maximum(3.5, np.where(dead, td, c) - LAG_ROOM)))
         return [c, dead, td, rel, tr]
 
     def evaluate(st):
@@ -418,7 +422,7 @@ def _ebmt_times(rng, t: dict):
         relapser = (typ == 1) | (typ == 3)
         te = np.minimum(np.where(typ == 2, te, np.maximum(te, 3.5)), c)
         # room for the visit that shows the relapse before the end of follow-up
-        te = np.where(relapser, np.minimum(te, np.maximum(3.5, c - LAG_ROOM)), te)
+        te = np.where(relapser, np.minimum(te, np.minimum(LAST_ONSET, np.maximum(3.5, c - LAG_ROOM))), te)
         td = np.where(typ == 3, np.clip(td, te + LAG_ROOM, np.maximum(c, te + LAG_ROOM)), np.clip(td, te, c))
         te[0], td[0] = t["follow_up_min"], t["follow_up_min"]
         return te, td
@@ -790,26 +794,37 @@ def _visit_dates(s: Story, months, rng) -> list[tuple[int, pd.Timestamp]]:
 
 
 def _with_relapse_visit(s: Story, plan: list[tuple[int, pd.Timestamp]]) -> list[tuple[int, pd.Timestamp]]:
-    """Add the (unscheduled) visit that shows an HSCT relapse, ``relapse_lag_days`` after the onset.
+    """Add the visit that shows an HSCT relapse, ``relapse_lag_days`` after the onset.
 
-    A scheduled visit between the onset and that visit is replaced by it (the patient's visit came
-    when the flare brought them in) and lends it its nominal month; otherwise the nominal month is
-    the whole month since transplant, kept between its neighbours."""
+    Visit months stay nominal (:data:`sle_nb_utils.schemas.NOMINAL_MONTHS`): a scheduled visit
+    between the onset and that visit is replaced by it (the flare brought the patient in); otherwise
+    the visit takes the first nominal month after the previous visit that the schedule leaves free
+    (months 9 and 18 for HSCT), or else the next scheduled visit is brought forward to it."""
+    from .schemas import NOMINAL_MONTHS
+
     flare = (s.relapse_date + pd.Timedelta(days=int(s.relapse_lag_days))).normalize()
     end = s.death_date if s.death_date is not None else s.last_contact_date
     if flare > end:
         raise GeneratorError(f"{s.cohort}: a relapse visit after the end of follow-up")
     inside = [(m, d) for m, d in plan if m > 0 and s.relapse_date <= d <= flare]
     kept = [(m, d) for m, d in plan if (m, d) not in inside]
-    before = [m for m, d in kept if d < flare]
-    after = [m for m, d in kept if d > flare]
+    prev = max(m for m, d in kept if d < flare)
+    after = sorted(m for m, d in kept if d > flare)
     if inside:
         month = inside[0][0]
     else:
-        month = int(round(_months(s.transplant_date, flare)))
-        month = int(np.clip(month, max(before) + 1, (min(after) - 1) if after else 10_000))
-    if after and month >= min(after):
-        raise GeneratorError(f"{s.cohort}: no nominal month left for a relapse visit")
+        used = {m for m, _ in kept}
+        free = [m for m in NOMINAL_MONTHS if m > prev and m not in used and (not after or m < after[0])]
+        if free:
+            month = free[0]
+        elif after:  # bring the next scheduled visit forward
+            month = after[0]
+            kept = [(m, d) for m, d in kept if m != month]
+        else:
+            later = [m for m in NOMINAL_MONTHS if m > prev]
+            if not later:
+                raise GeneratorError(f"{s.cohort}: no nominal month left for a relapse visit")
+            month = later[0]
     return sorted(kept + [(month, flare)], key=lambda x: x[1])
 
 
