@@ -8,9 +8,29 @@ See ``data/published/README.md`` for what could and could not be confirmed.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .config import PUBLISHED_DIR
+
+#: Published measure name -> endpoint (``PARAMCD`` of ``adtte``) of the 5-year HSCT figures; the one
+#: map that the calibration (:mod:`sle_nb_utils.synth`) and the study layer
+#: (:mod:`sle_nb_utils.outcomes`) share.
+PUBLISHED_MEASURES = {
+    "overall_survival": "OS",
+    "disease_free_survival": "DFS",
+    "relapse_incidence": "REL",
+    "non_relapse_mortality": "NRM",
+}
+
+
+def rounds_to(value, target, digits: int = 0) -> bool:
+    """True when ``value`` rounds (half up) to ``target`` at ``digits`` decimals: the one rule by
+    which a recomputed figure "matches" a published one at the published rounding."""
+    if not (np.isfinite(value) and np.isfinite(target)):
+        return False
+    scale = 10.0**digits
+    return bool(np.floor(value * scale + 0.5) == np.round(target * scale))
 
 
 def figures() -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Survival figures: Kaplan-Meier with an at-risk table, stacked cumulative incidence, forest plot.
 
 Every function takes ``ax=None`` (a new figure is made when None) and returns the axes; the numbers
-behind each figure come from :mod:`sle_nb_utils.survival`, so a notebook can print the same table
+behind each figure come from :mod:`sle_nb_utils.stats`, so a notebook can print the same table
 next to the figure.  Nothing here writes timestamps, paths or object addresses.
 """
 
@@ -15,7 +15,9 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from . import survival as sv
+from .stats import competing as cr
+from .stats import survival as sv
+from .stats._validate import as_groups
 
 __all__ = ["plot_km", "plot_cif_stacked", "plot_forest"]
 
@@ -50,13 +52,13 @@ def plot_km(
         One curve per group (sorted labels).
     ax : matplotlib Axes, optional
     conf_int, conf_level, conf_type :
-        CI bands as in :func:`sle_nb_utils.survival.kaplan_meier` (log-log by default).
+        CI bands as in :func:`sle_nb_utils.stats.survival.kaplan_meier` (log-log by default).
     censor_marks : bool
         '+' at each censoring time, on the curve.
     risk_table_at : sequence of float, optional
         When given, a survminer-style table under the x-axis: for each group and each time,
         "number at risk (cumulative events)", aligned with the x ticks (the same numbers as
-        :func:`sle_nb_utils.survival.risk_table`).  The ticks are set to these times.
+        :func:`sle_nb_utils.stats.survival.risk_table`).  The ticks are set to these times.
 
     Returns
     -------
@@ -65,7 +67,7 @@ def plot_km(
     ax = _ax(ax)
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=float).astype(int)
-    labels, codes = sv._groups(group, t.size)
+    labels, codes = as_groups(group, t.size)
     colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, lab in enumerate(labels):
         m = codes == k
@@ -146,7 +148,7 @@ def plot_cif_stacked(
     colors = list(colors) if colors is not None else ["#c0392b", "#7f8c8d", "#d5e8d4", "#2980b9", "#8e44ad"]
     base = np.zeros(grid.size)
     for k, (code, lab) in enumerate(causes.items()):
-        cif, _ = sv.cif_var_at(t, s, grid, cause=code)
+        cif, _ = cr.cif_var_at(t, s, grid, cause=code)
         ax.fill_between(grid, base, base + cif, step="post", color=colors[k % len(colors)], label=lab, lw=0)
         base = base + cif
     ax.fill_between(grid, base, 1.0, step="post", color=colors[len(causes) % len(colors)], label=event_free_label, lw=0)
@@ -170,7 +172,7 @@ def plot_forest(
     annotate: bool = True,
     ticks: Sequence[float] | None = None,
 ):
-    """Forest plot of ratios with intervals (e.g. :func:`sle_nb_utils.survival.cox_summary`).
+    """Forest plot of ratios with intervals (e.g. ``CoxResult.summary`` of :func:`sle_nb_utils.stats.cox.cox_fit`).
 
     Rows are drawn top-down in table order on a log x-axis, with a dashed line at
     ``reference``; with ``annotate`` the estimate and interval are written at the right.

@@ -37,7 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import endpoints, scores, survival
+from . import endpoints, scores
+from .published import PUBLISHED_MEASURES, rounds_to
+from .stats.competing import cif_var_at
+from .stats.survival import km_surv_se_at
 from .config import DEFAULT_SEED
 from .errors import BadInputError
 
@@ -300,14 +303,14 @@ def hsct_metrics(time_death, dead, time_rel, relapsed, follow_up=None) -> dict:
     """Published-style 5-year figures (percent) from per-patient times in months.
 
     ``time_death``/``dead``: time to death or censoring and the death indicator; ``time_rel`` /
-    ``relapsed``: time to relapse (meaningful when ``relapsed``). Uses :mod:`sle_nb_utils.survival`.
+    ``relapsed``: time to relapse (meaningful when ``relapsed``). Uses :mod:`sle_nb_utils.stats`.
     """
     dead = np.asarray(dead, dtype=bool)
     t_first, status = endpoints.competing_status(time_death, dead, time_rel, relapsed)
-    os_, os_se = survival.km_surv_se_at(time_death, dead.astype(int), 60.0)
-    dfs, dfs_se = survival.km_surv_se_at(t_first, (status > 0).astype(int), 60.0)
-    rel, rel_v = survival.cif_var_at(t_first, status, 60.0, cause=1)
-    nrm, nrm_v = survival.cif_var_at(t_first, status, 60.0, cause=2)
+    os_, os_se = km_surv_se_at(time_death, dead.astype(int), 60.0)
+    dfs, dfs_se = km_surv_se_at(t_first, (status > 0).astype(int), 60.0)
+    rel, rel_v = cif_var_at(t_first, status, 60.0, cause=1)
+    nrm, nrm_v = cif_var_at(t_first, status, 60.0, cause=2)
     return {"os": 100 * os_, "os_se": 100 * os_se, "dfs": 100 * dfs, "dfs_se": 100 * dfs_se,
             "rel": 100 * rel, "rel_se": 100 * np.sqrt(rel_v), "nrm": 100 * nrm,
             "nrm_se": 100 * np.sqrt(nrm_v)}
@@ -1059,7 +1062,7 @@ def cohort_summary(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Published figures next to the same figures derived from the synthetic truth.
 
-    Derivations use the package's definitions (:mod:`endpoints`) and estimators (:mod:`survival`):
+    Derivations use the package's definitions (:mod:`endpoints`) and estimators (:mod:`sle_nb_utils.stats`):
     MSCT counts by year visit, Kaplan-Meier (Greenwood SE) for OS/DFS, Aalen-Johansen (cmprsk
     variance) for relapse and NRM, counts for treatment-related mortality. ``match`` is True when
     the derived value equals the published one at the published rounding (and so do n/N and SE).
@@ -1096,22 +1099,21 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
             den = len(pc)
             value = 100 * num / den
         else:
-            endpoint = {"overall_survival": "OS", "disease_free_survival": "DFS",
-                        "relapse_incidence": "REL", "non_relapse_mortality": "NRM"}[measure]
+            endpoint = PUBLISHED_MEASURES[measure]
             d = tte[(tte["cohort"] == cohort) & (tte["endpoint"] == endpoint)]
             t = 12.0 * year
             if endpoint in ("OS", "DFS"):
-                s, s_se = survival.km_surv_se_at(d["time_months"], d["event"], t)
+                s, s_se = km_surv_se_at(d["time_months"], d["event"], t)
             else:
-                s, var = survival.cif_var_at(d["time_months"], d["status"], t, cause=1)
+                s, var = cif_var_at(d["time_months"], d["status"], t, cause=1)
                 s_se = np.sqrt(var)
             value, se = 100 * s, 100 * s_se
         digits = 0 if f["value_pct"] == round(f["value_pct"]) else 1  # e.g. 92.5 % is given to 0.1
-        ok = survival.rounds_to(value, f["value_pct"], digits)
+        ok = rounds_to(value, f["value_pct"], digits)
         if not np.isnan(f["numerator"]):
             ok = ok and num == f["numerator"] and den == f["denominator"]
         if not np.isnan(f["se_pct"]):
-            ok = ok and survival.rounds_to(se, f["se_pct"])
+            ok = ok and rounds_to(se, f["se_pct"])
         rows.append({
             "source": f["source_id"], "cohort": cohort, "measure": measure,
             "year": year, "published": _fmt_pct(f["value_pct"], f["se_pct"], f["numerator"], f["denominator"]),

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sle_nb_utils import config, endpoints, published, scores, survival, synth
+from sle_nb_utils import config, endpoints, published, scores, synth
+from sle_nb_utils.stats.competing import cif_var_at
+from sle_nb_utils.stats.survival import km_surv_se_at
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def pub(cohort, measure, year=None):
     return f.iloc[0]
 
 
-rounds_to = survival.rounds_to  # the one "matches at the published rounding" rule (half up)
+rounds_to = published.rounds_to  # the one "matches at the published rounding" rule (half up)
 
 
 # ---------------------------------------------------------------- MSCT (Wang 2013, the seed)
@@ -95,7 +97,7 @@ def test_burt_os_dfs_from_transplant(tte):
     for endpoint, measure in (("OS", "overall_survival"), ("DFS", "disease_free_survival")):
         d = tte.query("cohort == 'hsct_burt2006' and endpoint == @endpoint")
         assert len(d) == 48 and (d["origin"] == "transplant_date").all()
-        s, _ = survival.km_surv_se_at(d["time_months"], d["event"], 60.0)
+        s, _ = km_surv_se_at(d["time_months"], d["event"], 60.0)
         assert rounds_to(100 * s, pub("hsct_burt2006", measure)["value_pct"]), (endpoint, s)
 
 
@@ -107,7 +109,7 @@ def test_burt_itt_from_mobilisation_is_the_other_origin(truth):
     for endpoint, measure in (("OS", "overall_survival"), ("DFS", "disease_free_survival")):
         d = t.query("cohort == 'hsct_burt2006' and endpoint == @endpoint")
         assert len(d) == 50 and (d["origin"] == "enrol_date").all()
-        s, _ = survival.km_surv_se_at(d["time_months"], d["event"], 60.0)
+        s, _ = km_surv_se_at(d["time_months"], d["event"], 60.0)
         assert 100 * s < pub("hsct_burt2006", measure)["value_pct"] - 1, (endpoint, s)
 
 
@@ -144,13 +146,13 @@ def test_ebmt_survival_with_standard_errors(tte):
     assert len(e.query("endpoint == 'OS'")) == 28
     for endpoint, measure in (("OS", "overall_survival"), ("DFS", "disease_free_survival")):
         d = e.query("endpoint == @endpoint")
-        s, se = survival.km_surv_se_at(d["time_months"], d["event"], 60.0)
+        s, se = km_surv_se_at(d["time_months"], d["event"], 60.0)
         target = pub("hsct_ebmt2013", measure)
         assert rounds_to(100 * s, target["value_pct"]) and rounds_to(100 * se, target["se_pct"]), (
             endpoint, s, se)
     for endpoint, measure in (("REL", "relapse_incidence"), ("NRM", "non_relapse_mortality")):
         d = e.query("endpoint == @endpoint")
-        cif, var = survival.cif_var_at(d["time_months"], d["status"], 60.0, cause=1)
+        cif, var = cif_var_at(d["time_months"], d["status"], 60.0, cause=1)
         target = pub("hsct_ebmt2013", measure)
         assert rounds_to(100 * cif, target["value_pct"]), (endpoint, cif)
         assert rounds_to(100 * np.sqrt(var), target["se_pct"]), (endpoint, np.sqrt(var))
@@ -159,10 +161,10 @@ def test_ebmt_survival_with_standard_errors(tte):
 def test_ebmt_dfs_relapse_nrm_add_to_100(tte):
     e = tte.query("cohort == 'hsct_ebmt2013'")
     dfs = e.query("endpoint == 'DFS'")
-    s, _ = survival.km_surv_se_at(dfs["time_months"], dfs["event"], 60.0)
+    s, _ = km_surv_se_at(dfs["time_months"], dfs["event"], 60.0)
     rel = e.query("endpoint == 'REL'")
-    r, _ = survival.cif_var_at(rel["time_months"], rel["status"], 60.0, cause=1)
-    n, _ = survival.cif_var_at(rel["time_months"], rel["status"], 60.0, cause=2)
+    r, _ = cif_var_at(rel["time_months"], rel["status"], 60.0, cause=1)
+    n, _ = cif_var_at(rel["time_months"], rel["status"], 60.0, cause=2)
     assert s + r + n == pytest.approx(1.0, abs=1e-12)
 
 
@@ -265,8 +267,8 @@ def test_sensitivity_definitions_change_the_figures_as_stated(truth):
     for cohort in ("hsct_burt2006", "hsct_ebmt2013"):
         a = prim.query("cohort == @cohort and endpoint == 'REL'")
         b = vis.query("cohort == @cohort and endpoint == 'REL'")
-        ra, _ = survival.cif_var_at(a["time_months"], a["status"], 60.0)
-        rb, _ = survival.cif_var_at(b["time_months"], b["status"], 60.0)
+        ra, _ = cif_var_at(a["time_months"], a["status"], 60.0)
+        rb, _ = cif_var_at(b["time_months"], b["status"], 60.0)
         assert abs(ra - rb) < 0.05, (cohort, ra, rb)
     old = endpoints.time_to_event_table(p, v, e, endpoint_definition=endpoints.SENSITIVITY["dfs_without_nonresponse"])
     nr = prim.query("cohort == 'msct_wang2013' and endpoint == 'DFS' and event_desc == 'primary non-response'")

@@ -1,8 +1,8 @@
 """``make bench``: the benchmarks (not part of ``make test``).
 
-* survival layer vs R at 100k synthetic patients (:mod:`sle_nb_utils.bench_survival`);
+* survival layer vs R at 100k synthetic patients (:mod:`sle_nb_utils.bench.survival`);
 * synthetic data generation at scale, and cleaning + building 1M raw visit rows
-  (:mod:`sle_nb_utils.bench_cleaning`, when present).
+  (:mod:`sle_nb_utils.bench.cleaning`, when present).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 def bench_synth(scale: int = 1030) -> pd.DataFrame:
     """Seconds to generate ``scale`` copies of the cohorts (scale 1030 is about 1M visit rows)."""
-    from .__main__ import main as cli
+    from ..__main__ import main as cli
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -32,9 +32,9 @@ def main() -> int:
     pd.set_option("display.width", 160)
     print("== synthetic data at scale")
     print(bench_synth().to_string(index=False))
-    for name in ("bench_cleaning", "bench_survival"):
+    for name in ("cleaning", "survival", "cox", "mixed"):
         try:
-            mod = importlib.import_module(f"sle_nb_utils.{name}")
+            mod = importlib.import_module(f"sle_nb_utils.bench.{name}")
         except ImportError:
             print(f"== {name}: not there yet")
             continue

@@ -1,0 +1,464 @@
+"""Study layer for the time-to-event notebooks: tidy outcome tables from the analysis tables.
+
+The functions take the long table of :func:`survival_data` (one row per patient per endpoint: the
+``adtte`` rows plus patient covariates) and return tidy, sorted tables of *unrounded* numbers;
+notebooks round them for display.  The estimators themselves live in :mod:`sle_nb_utils.stats`
+(this module knows the endpoints, the covariates and the published figures; the stats layer does
+not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .published import PUBLISHED_MEASURES, rounds_to
+from .stats._validate import as_groups
+from .stats.competing import cif_milestones, fine_gray, gray_test
+from .stats.cox import cox_fit, cox_zph
+from .stats.survival import (DEFAULT_MILESTONES, km_milestones, logrank_test, median_followup,
+                             median_survival, risk_table, rmst)
+
+__all__ = [
+    "KM_ENDPOINTS",
+    "CIF_ENDPOINTS",
+    "TERM_LABELS",
+    "survival_data",
+    "endpoint_frame",
+    "format_pm",
+    "milestone_table",
+    "at_risk_table",
+    "logrank_summary",
+    "median_table",
+    "rmst_table",
+    "competing_risks_table",
+    "gray_summary",
+    "cox_model",
+    "CoxModel",
+    "fine_gray_model",
+    "published_comparison",
+    "trm_counts",
+]
+
+#: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
+#: estimated by Aalen-Johansen (status 1 = event of interest, 2 = competing event).
+KM_ENDPOINTS = ("OS", "DFS")
+CIF_ENDPOINTS = ("REL", "NRM", "TRM", "CR")
+
+#: Patient covariates joined onto the time-to-event rows by :func:`survival_data`.
+SURVIVAL_COVARIATES = ("sex", "age_at_transplant_years", "lupus_nephritis", "cd34_selected", "transplanted")
+
+#: Readable names of the model terms of :func:`endpoint_frame` (the ``label`` column of model tables).
+TERM_LABELS = {
+    "hsct": "HSCT (vs MSCT)",
+    "age_per_10_years": "age, per 10 years",
+    "nephritis": "lupus nephritis",
+    "female": "female sex",
+    "cd34_selected": "CD34-selected graft",
+}
+
+def survival_data(data_dir=None) -> pd.DataFrame:
+    """The long time-to-event table with patient covariates, in one call.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        None = the bundled synthetic exports (``data/raw``). Otherwise a folder of raw exports
+        (CSV / xlsx), which goes through cleaning and the analysis-table build
+        (:func:`sle_nb_utils.adam.load_analysis_tables`, cached on the raw files' hashes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR) from ``adtte``:
+        ``patient_id``, ``cohort``, ``arm``, ``endpoint``, ``origin``, ``time_months`` (AVAL),
+        ``status`` (0 censored, 1 event, 2 competing), ``event`` (1 - CNSR), ``event_desc``, and the
+        covariates ``sex``, ``age_at_transplant_years``, ``lupus_nephritis`` (bool),
+        ``cd34_selected`` (nullable bool; missing for MSCT), ``transplanted`` (bool).
+        Sorted by endpoint, cohort, patient.
+    """
+    from . import adam, endpoints
+
+    tables = adam.load_analysis_tables(data_dir)
+    a = tables["adtte"]
+    tte = pd.DataFrame({
+        "patient_id": a["USUBJID"].astype(str), "cohort": a["STUDYID"].astype(str),
+        "arm": a["ARM"].astype(str), "endpoint": a["PARAMCD"].astype(str),
+        "origin": a["ORIGIN"].astype(str), "time_months": a["AVAL"].astype(float),
+        "status": a["STATUS"].astype(int), "event": 1 - a["CNSR"].astype(int),
+        "event_desc": a["EVNTDESC"].astype(str)})
+    p = tables["patients"].assign(transplanted=lambda x: x["transplant_date"].notna())
+    cov = p[["patient_id", *SURVIVAL_COVARIATES]]
+    out = tte.merge(cov, on="patient_id", how="left", validate="m:1")
+    out["lupus_nephritis"] = out["lupus_nephritis"].astype(bool)
+    out["cd34_selected"] = out["cd34_selected"].astype("boolean")
+    order = {e: i for i, e in enumerate(endpoints.ENDPOINTS)}
+    out = out.sort_values(["endpoint", "cohort", "patient_id"],
+                          key=lambda c: c.map(order) if c.name == "endpoint" else c)
+    return out.reset_index(drop=True)
+
+
+def _select(data: pd.DataFrame, endpoint: str, cohorts=None) -> pd.DataFrame:
+    if endpoint not in KM_ENDPOINTS + CIF_ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {KM_ENDPOINTS + CIF_ENDPOINTS}")
+    d = data.loc[data["endpoint"] == endpoint]
+    if cohorts is not None:
+        cohorts = [cohorts] if isinstance(cohorts, str) else list(cohorts)
+        d = d.loc[d["cohort"].isin(cohorts)]
+    if d.empty:
+        raise ValueError(f"no rows for endpoint {endpoint!r} and cohorts {cohorts!r}")
+    return d.sort_values(["cohort", "patient_id"]).reset_index(drop=True)
+
+
+def endpoint_frame(data: pd.DataFrame, endpoint: str, cohorts=None) -> pd.DataFrame:
+    """One row per patient for one endpoint, with numeric (0/1) model covariates.
+
+    Returns ``patient_id``, ``cohort``, ``arm``, ``time`` (months), ``event`` (status == 1),
+    ``status``, and ``hsct`` (arm is HSCT), ``age_per_10_years``, ``nephritis``, ``female``,
+    ``cd34_selected`` (NaN where not recorded, i.e. MSCT).  Sorted by cohort and patient.
+    """
+    d = _select(data, endpoint, cohorts)
+    return pd.DataFrame(
+        {
+            "patient_id": d["patient_id"],
+            "cohort": d["cohort"],
+            "arm": d["arm"],
+            "time": d["time_months"].astype(float),
+            "event": (d["status"] == 1).astype(int),
+            "status": d["status"].astype(int),
+            "hsct": (d["arm"] == "HSCT").astype(float),
+            "age_per_10_years": d["age_at_transplant_years"].astype(float) / 10.0,
+            "nephritis": d["lupus_nephritis"].astype(float),
+            "female": (d["sex"] == "F").astype(float),
+            "cd34_selected": d["cd34_selected"].astype("Float64").astype(float),
+        }
+    )
+
+
+def format_pm(estimate_pct, se_pct, digits: int = 0) -> str:
+    """``"81 ± 8%"``: an estimate and its standard error in percent (``"n/a"`` when missing)."""
+    if estimate_pct is None or not np.isfinite(estimate_pct):
+        return "n/a"
+    if se_pct is None or not np.isfinite(se_pct):
+        return f"{estimate_pct:.{digits}f}%"
+    return f"{estimate_pct:.{digits}f} ± {se_pct:.{digits}f}%"
+
+
+def milestone_table(
+    data: pd.DataFrame,
+    endpoint: str,
+    by: str | None = "cohort",
+    at: Sequence[float] = DEFAULT_MILESTONES,
+    conf_level: float = 0.95,
+    conf_type: str = "log-log",
+    cohorts=None,
+) -> pd.DataFrame:
+    """Milestone estimates of one endpoint by group, in percent, with SE and CI.
+
+    OS and DFS: Kaplan-Meier survival (:func:`km_milestones`, Greenwood SE, ``conf_type`` interval).
+    REL, NRM, TRM, CR: Aalen-Johansen cumulative incidence of status 1 with status 2 competing
+    (:func:`cif_milestones`, cmprsk variance, log(-log) interval).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``endpoint``, ``estimator`` (``KM`` / ``AJ``), ``group``, ``months``, ``n_risk``,
+        ``estimate_pct``, ``se_pct``, ``lower_pct``, ``upper_pct``, ``estimate_pm`` (``"81 ± 8%"``).
+        Sorted by group then months; NaN (and ``"n/a"``) beyond a group's last follow-up.
+    """
+    d = _select(data, endpoint, cohorts)
+    labels, codes = as_groups(None if by is None else d[by], len(d))
+    rows = []
+    for k, lab in enumerate(labels):
+        m = d.loc[codes == k]
+        if endpoint in KM_ENDPOINTS:
+            est = km_milestones(m["time_months"], m["status"] == 1, at=at, conf_level=conf_level, conf_type=conf_type)
+            est = est.rename(columns={"surv": "estimate"})
+            estimator = "KM"
+        else:
+            est = cif_milestones(m["time_months"], m["status"], cause=1, at=at, conf_level=conf_level)
+            est = est.rename(columns={"cif": "estimate"})
+            estimator = "AJ"
+        for r in est.itertuples():
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "estimator": estimator,
+                    "group": lab,
+                    "months": r.time,
+                    "n_risk": int(r.n_risk),
+                    "estimate_pct": 100 * r.estimate,
+                    "se_pct": 100 * r.std_err,
+                    "lower_pct": 100 * r.lower,
+                    "upper_pct": 100 * r.upper,
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["estimate_pm"] = [format_pm(e, s) for e, s in zip(out["estimate_pct"], out["se_pct"])]
+    return out
+
+
+def at_risk_table(data: pd.DataFrame, endpoint: str, by: str | None = "cohort", at: Sequence[float] = (0, 12, 24, 36, 48, 60), cohorts=None) -> pd.DataFrame:
+    """The table under a Kaplan-Meier plot, as data: ``"n at risk (cumulative events)"``.
+
+    One row per group, one column per time (months); the same numbers as :func:`risk_table` and
+    :func:`sle_nb_utils.survplot.plot_km` with ``risk_table_at=at``.
+    """
+    d = _select(data, endpoint, cohorts)
+    rt = risk_table(d["time_months"], d["status"] == 1, at, group=None if by is None else d[by])
+    rt["cell"] = rt["n_risk"].astype(str) + " (" + rt["n_event_cum"].astype(str) + ")"
+    wide = rt.pivot(index="group", columns="time", values="cell")
+    wide.columns = [f"{c:g} mo" for c in wide.columns]
+    wide.index.name = "group"
+    return wide.reset_index()
+
+
+def logrank_summary(data: pd.DataFrame, endpoint: str, by: str, strata: str | None = None, cohorts=None) -> pd.DataFrame:
+    """One-row log-rank test of ``endpoint`` between the groups of ``by`` (optionally stratified).
+
+    Returns ``endpoint``, ``comparison`` (``"a vs b"``), ``strata``, ``n``, ``observed``,
+    ``expected`` (per group, ``";"``-joined, rounded to 0.1), ``chisq``, ``df``, ``p``.
+    """
+    d = _select(data, endpoint, cohorts)
+    if endpoint not in KM_ENDPOINTS:
+        raise ValueError("the log-rank test is for OS / DFS; use gray_summary for competing risks")
+    lr = logrank_test(d["time_months"], d["status"] == 1, d[by], strata=None if strata is None else d[strata].astype(str))
+    return pd.DataFrame(
+        {
+            "endpoint": [endpoint],
+            "comparison": [" vs ".join(str(g) for g in lr["group"])],
+            "strata": [strata or "none"],
+            "n": [int(lr["n"].sum())],
+            "observed": ["; ".join(f"{o:.0f}" for o in lr["observed"])],
+            "expected": ["; ".join(f"{e:.1f}" for e in lr["expected"])],
+            "chisq": [float(lr["chisq"].iloc[0])],
+            "df": [int(lr["df"].iloc[0])],
+            "p": [float(lr["p"].iloc[0])],
+        }
+    )
+
+
+def median_table(data: pd.DataFrame, endpoint: str, by: str | None = "cohort", conf_level: float = 0.95, cohorts=None) -> pd.DataFrame:
+    """Median time to event (months, log-log Brookmeyer-Crowley CI) and median follow-up by group.
+
+    Follow-up is the reverse Kaplan-Meier of the OS rows (censoring as the event).  Returns
+    ``endpoint``, ``group``, ``n``, ``n_event``, ``median``, ``lower``, ``upper`` (NaN = not
+    reached), ``followup_median``, ``followup_lower``, ``followup_upper``, ``followup_min``,
+    ``followup_max``.
+    """
+    d = _select(data, endpoint, cohorts)
+    if endpoint not in KM_ENDPOINTS:
+        raise ValueError("median_table is for OS / DFS")
+    grp = None if by is None else d[by]
+    med = median_survival(d["time_months"], d["status"] == 1, group=grp, conf_level=conf_level)
+    os_ = _select(data, "OS", cohorts)
+    labels, codes = as_groups(None if by is None else os_[by], len(os_))
+    fu = []
+    for k, lab in enumerate(labels):
+        m = os_.loc[codes == k]
+        f = median_followup(m["time_months"], m["status"] == 1, conf_level=conf_level).iloc[0]
+        fu.append({"group": lab, "followup_median": f["median"], "followup_lower": f["lower"],
+                   "followup_upper": f["upper"], "followup_min": f["min"], "followup_max": f["max"]})
+    out = med.merge(pd.DataFrame(fu), on="group", how="left")
+    out.insert(0, "endpoint", endpoint)
+    return out
+
+
+def rmst_table(data: pd.DataFrame, endpoint: str, tau: float = 60.0, by: str | None = "cohort", conf_level: float = 0.95, cohorts=None) -> pd.DataFrame:
+    """Restricted mean survival time to ``tau`` months by group (:func:`rmst`).
+
+    Adds ``max_followup`` and ``tau_within_followup``: where ``tau`` is beyond a group's last
+    observed time the curve is carried flat to ``tau`` (as R ``rmean``), an extrapolation.
+    """
+    d = _select(data, endpoint, cohorts)
+    grp = None if by is None else d[by]
+    out = rmst(d["time_months"], d["status"] == 1, tau=tau, group=grp, conf_level=conf_level)
+    mx = d.groupby(by)["time_months"].max() if by is not None else pd.Series({"all": d["time_months"].max()})
+    out["max_followup"] = out["group"].map(mx).astype(float)
+    out["tau_within_followup"] = out["max_followup"] >= tau
+    out.insert(0, "endpoint", endpoint)
+    return out
+
+
+def competing_risks_table(data: pd.DataFrame, by: str | None = "cohort", at: Sequence[float] = DEFAULT_MILESTONES, cohorts=None) -> pd.DataFrame:
+    """Relapse, non-relapse mortality and disease-free survival at milestones (percent).
+
+    The three states of the stacked CIF figure: relapse incidence (REL, Aalen-Johansen), NRM
+    (Aalen-Johansen) and DFS (Kaplan-Meier); at every time they add up to 100.  Returns
+    ``group``, ``months``, ``n_risk``, ``relapse_pct``, ``relapse_se_pct``, ``nrm_pct``,
+    ``nrm_se_pct``, ``dfs_pct``, ``dfs_se_pct``, ``total_pct``.
+    """
+    key = ["group", "months"]
+    rel = milestone_table(data, "REL", by=by, at=at, cohorts=cohorts)
+    nrm = milestone_table(data, "NRM", by=by, at=at, cohorts=cohorts)
+    dfs = milestone_table(data, "DFS", by=by, at=at, cohorts=cohorts)
+    out = rel[key + ["n_risk", "estimate_pct", "se_pct"]].rename(columns={"estimate_pct": "relapse_pct", "se_pct": "relapse_se_pct"})
+    out = out.merge(nrm[key + ["estimate_pct", "se_pct"]].rename(columns={"estimate_pct": "nrm_pct", "se_pct": "nrm_se_pct"}), on=key)
+    out = out.merge(dfs[key + ["estimate_pct", "se_pct"]].rename(columns={"estimate_pct": "dfs_pct", "se_pct": "dfs_se_pct"}), on=key)
+    out["total_pct"] = out["relapse_pct"] + out["nrm_pct"] + out["dfs_pct"]
+    return out.sort_values(key).reset_index(drop=True)
+
+
+def gray_summary(data: pd.DataFrame, endpoint: str = "REL", by: str = "cohort", strata: str | None = None, cohorts=None) -> pd.DataFrame:
+    """Gray's test between the groups of ``by``, one row per cause, causes named from ``event_desc``."""
+    d = _select(data, endpoint, cohorts)
+    if endpoint not in CIF_ENDPOINTS:
+        raise ValueError("Gray's test is for competing-risk endpoints (REL, NRM, TRM, CR)")
+    g = gray_test(d["time_months"], d["status"], d[by], strata=None if strata is None else d[strata].astype(str))
+    names = d.loc[d["status"] > 0].groupby("status")["event_desc"].first()
+    g.insert(0, "event", g["cause"].map(names))
+    g.insert(0, "comparison", " vs ".join(str(x) for x in np.unique(d[by])))
+    g.insert(0, "endpoint", endpoint)
+    return g
+
+
+class CoxModel:
+    """A Cox fit of the study layer with its tidy tables.
+
+    Attributes: ``fit`` (:class:`sle_nb_utils.stats.cox.CoxResult`), ``summary`` (the fit's summary
+    with ``model`` and a readable ``label`` per term, see :data:`TERM_LABELS`), ``zph``
+    (:func:`sle_nb_utils.stats.cox.cox_zph` of the fit), ``n``, ``n_event``, ``label``.
+    """
+
+    def __init__(self, fit, label):
+        self.fit = fit
+        self.label = label
+        self.n = fit.n
+        self.n_event = fit.n_events
+        s = fit.summary
+        s.insert(1, "label", s["term"].map(TERM_LABELS).fillna(s["term"]))
+        s.insert(0, "model", label)
+        self.summary = s
+        z = cox_zph(fit)
+        z.insert(0, "model", label)
+        self.zph = z
+
+    def __repr__(self) -> str:  # no addresses in notebook output
+        return f"CoxModel({self.label!r}, n={self.n}, events={self.n_event})"
+
+
+def cox_model(
+    data: pd.DataFrame,
+    endpoint: str,
+    covariates: Sequence[str],
+    cohorts=None,
+    strata: str | None = None,
+    label: str | None = None,
+    conf_level: float = 0.95,
+) -> CoxModel:
+    """Cox model (Efron ties, :func:`sle_nb_utils.stats.cox.cox_fit`) of one KM endpoint.
+
+    ``covariates`` name columns of :func:`endpoint_frame` (``hsct``, ``age_per_10_years``,
+    ``nephritis``, ``female``, ``cd34_selected``); ``strata`` names a column of it (e.g.
+    ``"cohort"``).  Patients with a missing covariate are dropped.
+    """
+    if endpoint not in KM_ENDPOINTS:
+        raise ValueError("cox_model is for OS / DFS")
+    f = endpoint_frame(data, endpoint, cohorts)
+    cols = ["time", "event", *covariates] + ([strata] if strata is not None else [])
+    f = f[cols].dropna().reset_index(drop=True)
+    fit = cox_fit(f, list(covariates), strata=strata, conf_level=conf_level)
+    return CoxModel(fit, label or endpoint)
+
+
+def fine_gray_model(data: pd.DataFrame, endpoint: str, covariates: Sequence[str], cohorts=None, conf_level: float = 0.95) -> pd.DataFrame:
+    """Fine-Gray regression (:func:`fine_gray`) of status 1 of a competing-risk endpoint.
+
+    ``covariates`` name columns of :func:`endpoint_frame`; rows with a missing covariate are
+    dropped.  Returns the fit's summary (with ``n``, ``n_events`` and ``converged``) with
+    ``endpoint`` first and a readable ``label`` after ``term``.
+    """
+    if endpoint not in CIF_ENDPOINTS:
+        raise ValueError("fine_gray_model is for competing-risk endpoints (REL, NRM, TRM, CR)")
+    f = endpoint_frame(data, endpoint, cohorts)[["time", "status", *covariates]].dropna()
+    fit = fine_gray(f["time"], f["status"], f[list(covariates)], cause=1, conf_level=conf_level)
+    s = fit.summary.copy()
+    s.insert(1, "label", s["term"].map(TERM_LABELS).fillna(s["term"]))
+    s.insert(0, "endpoint", endpoint)
+    return s
+
+
+def published_comparison(data: pd.DataFrame, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published 5-year figures of the HSCT series next to the values recomputed from ``data``.
+
+    Takes every published figure whose ``measure`` is in :data:`PUBLISHED_MEASURES` with a time
+    point (years); one row per cohort, measure and value (sources reporting the same value are
+    joined).  ``pass`` is True when the recomputed estimate (and its SE, where one is published)
+    rounds to the published value at the published rounding (whole percent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort``, ``measure``, ``endpoint``, ``months``, ``sources``, ``published``
+        (``"81 ± 8%"``), ``recomputed`` (same form), ``estimate_pct``, ``se_pct``, ``pass``.
+    """
+    if figures is None:
+        from . import published
+
+        figures = published.figures()
+    f = figures.loc[figures["measure"].isin(list(PUBLISHED_MEASURES)) & figures["timepoint_years"].notna()]
+    f = f.loc[f["cohort"].isin(data["cohort"].unique())].copy()
+    f["se_key"] = f["se_pct"].fillna(-1.0)
+    grp = f.groupby(["cohort", "measure", "timepoint_years", "value_pct", "se_key"], sort=True)
+    rows = []
+    for (cohort, measure, years, value, se_key), g in grp:
+        endpoint = PUBLISHED_MEASURES[measure]
+        months = 12.0 * float(years)
+        est = milestone_table(data, endpoint, by=None, at=[months], cohorts=cohort).iloc[0]
+        se_pub = None if se_key < 0 else float(se_key)
+        ok = rounds_to(est["estimate_pct"], value) and (se_pub is None or rounds_to(est["se_pct"], se_pub))
+        se_shown = est["se_pct"] if se_pub is not None else None
+        rows.append(
+            {
+                "cohort": cohort,
+                "measure": measure,
+                "endpoint": endpoint,
+                "months": months,
+                "sources": "; ".join(sorted(g["source_id"].unique())),
+                "published": format_pm(float(value), se_pub),
+                "recomputed": format_pm(est["estimate_pct"], se_shown),
+                "estimate_pct": est["estimate_pct"],
+                "se_pct": est["se_pct"],
+                "pass": ok,
+            }
+        )
+    order = {m: i for i, m in enumerate(PUBLISHED_MEASURES)}
+    out = pd.DataFrame(rows)
+    out = out.sort_values(["cohort", "measure"], key=lambda s: s.map(order) if s.name == "measure" else s)
+    return out.reset_index(drop=True)
+
+
+def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Treatment-related mortality counted two ways, from the data, next to the published figures.
+
+    Rows: ``treatment-related deaths`` (TRM endpoint, status 1: deaths the source attributes to
+    the treatment; compared with Burt 2006's 1/50) and ``deaths after mobilisation, before
+    transplant`` (OS events of patients never transplanted; compared with the seed's 4 %).
+    Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``, ``published_by``, ``pass``.
+    """
+    if figures is None:
+        from . import published
+
+        figures = published.figures()
+    pub = figures.loc[(figures["cohort"] == cohort) & (figures["measure"] == "treatment_related_mortality")]
+    pub = pub.set_index("source_id")["value_pct"]
+    trm = _select(data, "TRM", cohort)
+    os_ = _select(data, "OS", cohort)
+    n = len(os_)
+    # each published figure with the count it stands for: Burt 2006 counts deaths it attributes to the
+    # treatment (1/50, ITT); the seed's 4 % equals the deaths after mobilisation, before transplant
+    counts = [
+        ("treatment-related deaths", int((trm["status"] == 1).sum()), "burt2006"),
+        ("deaths after mobilisation, before transplant",
+         int(((os_["status"] == 1) & ~os_["transplanted"].astype(bool)).sum()), "sun_seed"),
+    ]
+    rows = []
+    for label, k, source in counts:
+        pct = 100.0 * k / n
+        published_pct = float(pub.get(source, np.nan))
+        rows.append({"count": label, "deaths": k, "patients": n, "pct": pct,
+                     "published_pct": published_pct, "published_by": source if source in pub.index else "",
+                     "pass": rounds_to(pct, published_pct)})
+    return pd.DataFrame(rows)
