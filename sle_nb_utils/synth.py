@@ -577,6 +577,35 @@ def _with_median_range(rng, n, median, lo, hi, sigma):
     return x[rng.permutation(n)]
 
 
+#: Alchi 2013: CD34 selection was associated with a lower relapse incidence, p = 0.001. The
+#: generator places CD34 selection to reproduce it (a calibration check, not a finding).
+CD34_GRAY_P = (0.0005, 0.0015)
+
+
+def _ebmt_cd34(group: list[Story], rng) -> np.ndarray:
+    """CD34 selection for 10 of the 28 EBMT patients (36 %), placed mostly among non-relapsers so that
+    Gray's test of relapse incidence by CD34 selection gives p = 0.001 (rounded, :data:`CD34_GRAY_P`)
+    with at least one relapse among the CD34-selected (so a Fine-Gray model has a finite estimate)."""
+    from .stats.competing import gray_test
+
+    tx = [x.transplant_date for x in group]
+    end = [x.death_date if x.death_date is not None else x.last_contact_date for x in group]
+    rel = np.array([x.relapse_date is not None for x in group])
+    t = np.array([_months(a, x.relapse_date if r else b) for a, x, r, b in zip(tx, group, rel, end)])
+    status = np.where(rel, 1, np.where([x.death_date is not None for x in group], 2, 0))
+    n = len(group)
+    for _ in range(20_000):
+        score = rng.random(n) + rng.uniform(0.5, 3.0) * (~rel)
+        cd34 = np.zeros(n, bool)
+        cd34[np.argsort(-score)[:10]] = True
+        if not (cd34 & rel).any():
+            continue
+        p = float(gray_test(t, status, np.where(cd34, "a", "b"))["p"].iloc[0])
+        if CD34_GRAY_P[0] <= p < CD34_GRAY_P[1]:
+            return cd34
+    raise GeneratorError("hsct_ebmt2013: no CD34 allocation reproduces Alchi 2013's p = 0.001")
+
+
 NEPHRITIS_CLASSES = ["III", "IV", "IV", "IV", "V", "III+V", "IV+V"]
 
 
@@ -594,11 +623,7 @@ def _patients_frame(stories: list[Story], rng) -> pd.DataFrame:
             age = np.round(_with_median_range(rng, n, 29, 16, 48, 0.25), 1)
             duration = np.round(_with_median_range(rng, n, 52, 9, 396, 0.9), 0)
             neph = np.r_[np.ones(17, bool), np.zeros(11, bool)][rng.permutation(n)]
-            # CD34 selection in 36% (10/28), mostly among non-relapsers (Alchi 2013: lower relapse rate)
-            rel = np.array([s.relapse_date is not None for s in group])
-            score = rng.random(n) + 1.5 * (~rel)
-            cd34 = np.zeros(n, bool)
-            cd34[np.argsort(-score)[:10]] = True
+            cd34 = _ebmt_cd34(group, rng)
             cond = np.r_[np.repeat("low intensity", 10), np.repeat("intermediate intensity", 18)][
                 rng.permutation(n)]
         else:
@@ -831,7 +856,7 @@ def _with_relapse_visit(s: Story, plan: list[tuple[int, pd.Timestamp]]) -> list[
     return sorted(kept + [(month, flare)], key=lambda x: x[1])
 
 
-def _sledai_path(s: Story, plan, B: int, rng) -> list[int]:
+def _sledai_path(s: Story, plan, B: int, rng, fractions=None) -> list[int]:
     """SLEDAI-2K targets per planned visit that reproduce the story under our definitions."""
     months = [m for m, _ in plan]
     dates = [d for _, d in plan]
@@ -839,7 +864,7 @@ def _sledai_path(s: Story, plan, B: int, rng) -> list[int]:
     if s.arm == "MSCT":
         resp = float(np.exp(0.25 * rng.standard_normal()))
         for m in months[1:]:
-            raw = int(round(B * MSCT_SLEDAI_FRACTION[m] * resp * np.exp(0.15 * rng.standard_normal())))
+            raw = int(round(B * (fractions or MSCT_SLEDAI_FRACTION)[m] * resp * np.exp(0.15 * rng.standard_normal())))
             T.append(int(np.clip(raw, 2, B)))
         for i, m in enumerate(months):
             if m in (12, 24, 36, 48):
@@ -870,10 +895,10 @@ def _sledai_path(s: Story, plan, B: int, rng) -> list[int]:
     return T
 
 
-def _patient_visits(s: Story, pt: _Patient, B: int, rng) -> list[dict]:
+def _patient_visits(s: Story, pt: _Patient, B: int, rng, fractions=None) -> list[dict]:
     months = MSCT_VISIT_MONTHS if s.arm == "MSCT" else HSCT_VISIT_MONTHS
     plan = _visit_dates(s, months, rng)
-    T = _sledai_path(s, plan, B, rng)
+    T = _sledai_path(s, plan, B, rng, fractions)
     relapse_i = None
     if s.arm == "MSCT" and s.relapse_month is not None:
         relapse_i = [m for m, _ in plan].index(s.relapse_month)
@@ -929,6 +954,57 @@ def _baseline_sledai(cohort: str, n: int, rng) -> np.ndarray:
 TRAE_KINDS = ["febrile neutropenia", "CMV reactivation", "bacteraemia", "engraftment syndrome"]
 
 
+def _visits_and_events(patients, by_id, rng, fractions):
+    """Visits and events of every patient from the fixed stories (rows as dicts)."""
+    visits, events = [], []
+    for cohort in ("msct_wang2013", "hsct_burt2006", "hsct_ebmt2013"):
+        ids = patients.loc[patients["cohort"] == cohort, "patient_id"].tolist()
+        B = _baseline_sledai(cohort, len(ids), rng)
+        for pid, b in zip(ids, B):
+            s = by_id[pid]
+            neph = bool(patients.loc[patients["patient_id"] == pid, "lupus_nephritis"].iloc[0])
+            pt = _Patient(rng, neph)
+            rows = _patient_visits(s, pt, int(b), rng, fractions)
+            visits.extend(rows)
+            if s.arm == "MSCT" and s.relapse_month is not None:
+                d = next(r["visit_date"] for r in rows if r["visit_month"] == s.relapse_month)
+                events.append({"patient_id": pid, "event_date": d - pd.Timedelta(days=s.relapse_lag_days),
+                               "event": "relapse", "detail": "relapse onset recorded by the centre"})
+            elif s.relapse_date is not None:
+                events.append({"patient_id": pid, "event_date": s.relapse_date, "event": "relapse",
+                               "detail": "relapse onset recorded by the centre"})
+            if s.death_date is not None:
+                events.append({"patient_id": pid, "event_date": s.death_date, "event": "death",
+                               "detail": s.death_cause})
+            if s.arm == "HSCT" and s.transplant_date is not None and rng.random() < 0.3:
+                d = s.transplant_date + pd.Timedelta(days=int(rng.integers(5, 40)))
+                end = s.death_date if s.death_date is not None else s.last_contact_date
+                if d <= end:
+                    events.append({"patient_id": pid, "event_date": d,
+                                   "event": "transplant_related_adverse_event",
+                                   "detail": TRAE_KINDS[int(rng.integers(0, len(TRAE_KINDS)))]})
+    return visits, events
+
+
+#: Stated tolerance of the SLEDAI-2K shape targets (points of the median; integers must match).
+SHAPE_TOLERANCE = 0.5
+
+
+def _shape_targets() -> dict[int, float]:
+    """Published MSCT SLEDAI-2K medians after transplant by month (data/published, sci2019)."""
+    from . import published
+
+    lon = published.longitudinal()
+    lon = lon[(lon["source_id"] == "sci2019") & (lon["measure"] == "sledai") & (lon["month"] != "0")]
+    return {int(m): float(v) for m, v in zip(lon["month"], lon["value"])}
+
+
+def _msct_medians(visits: list[dict]) -> dict[int, float]:
+    v = pd.DataFrame([{"m": r["visit_month"], "s": r["sledai_2k_total"]} for r in visits
+                      if r["patient_id"].startswith("NJ-")])
+    return v.groupby("m")["s"].median().to_dict()
+
+
 def make_truth(seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, pd.DataFrame]:
     """The clean synthetic truth: ``patients``, ``visits`` and ``events`` in the data model.
 
@@ -955,33 +1031,23 @@ def make_truth(seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, pd.DataFra
             x.relapse_lag_days = int(lag)
     patients = _patients_frame(stories, rng)
     by_id = {s.patient_id: s for s in stories}
-    visits, events = [], []
-    for cohort in ("msct_wang2013", "hsct_burt2006", "hsct_ebmt2013"):
-        ids = patients.loc[patients["cohort"] == cohort, "patient_id"].tolist()
-        B = _baseline_sledai(cohort, len(ids), rng)
-        for pid, b in zip(ids, B):
-            s = by_id[pid]
-            neph = bool(patients.loc[patients["patient_id"] == pid, "lupus_nephritis"].iloc[0])
-            pt = _Patient(rng, neph)
-            rows = _patient_visits(s, pt, int(b), rng)
-            visits.extend(rows)
-            if s.arm == "MSCT" and s.relapse_month is not None:
-                d = next(r["visit_date"] for r in rows if r["visit_month"] == s.relapse_month)
-                events.append({"patient_id": pid, "event_date": d - pd.Timedelta(days=s.relapse_lag_days),
-                               "event": "relapse", "detail": "relapse onset recorded by the centre"})
-            elif s.relapse_date is not None:
-                events.append({"patient_id": pid, "event_date": s.relapse_date, "event": "relapse",
-                               "detail": "relapse onset recorded by the centre"})
-            if s.death_date is not None:
-                events.append({"patient_id": pid, "event_date": s.death_date, "event": "death",
-                               "detail": s.death_cause})
-            if s.arm == "HSCT" and s.transplant_date is not None and rng.random() < 0.3:
-                d = s.transplant_date + pd.Timedelta(days=int(rng.integers(5, 40)))
-                end = s.death_date if s.death_date is not None else s.last_contact_date
-                if d <= end:
-                    events.append({"patient_id": pid, "event_date": d,
-                                   "event": "transplant_related_adverse_event",
-                                   "detail": TRAE_KINDS[int(rng.integers(0, len(TRAE_KINDS)))]})
+    # SLEDAI-2K paths: redrawn from the same random state, with the MSCT fractions nudged, until the
+    # MSCT medians hit the published shape targets within SHAPE_TOLERANCE
+    state = rng.bit_generator.state
+    fractions = dict(MSCT_SLEDAI_FRACTION)
+    shape = _shape_targets()
+    for _ in range(40):
+        rng.bit_generator.state = state
+        visits, events = _visits_and_events(patients, by_id, rng, fractions)
+        med = _msct_medians(visits)
+        miss = {m: target - med.get(m, np.nan) for m, target in shape.items()}
+        if all(abs(x) <= SHAPE_TOLERANCE for x in miss.values()):
+            break
+        for m, x in miss.items():
+            if abs(x) > SHAPE_TOLERANCE:
+                fractions[m] *= 1.03 if x > 0 else 1 / 1.03
+    else:
+        raise GeneratorError(f"msct_wang2013: SLEDAI-2K medians {med} miss the published {shape}")
     v = pd.DataFrame(visits)
     v["visit_date"] = pd.to_datetime(v["visit_date"])
     e = pd.DataFrame(events)

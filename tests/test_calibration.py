@@ -273,8 +273,12 @@ def test_sensitivity_definitions_change_the_figures_as_stated(truth):
     old = endpoints.time_to_event_table(p, v, e, endpoint_definition=endpoints.SENSITIVITY["dfs_without_nonresponse"])
     nr = prim.query("cohort == 'msct_wang2013' and endpoint == 'DFS' and event_desc == 'primary non-response'")
     assert len(nr) > 0
-    assert (old.query("cohort == 'msct_wang2013' and endpoint == 'DFS'")["event"].sum()
-            == prim.query("cohort == 'msct_wang2013' and endpoint == 'DFS'")["event"].sum() - len(nr))
+    old_dfs = old.query("cohort == 'msct_wang2013' and endpoint == 'DFS'").set_index("patient_id")["event"]
+    prim_dfs = prim.query("cohort == 'msct_wang2013' and endpoint == 'DFS'").set_index("patient_id")["event"]
+    # every primary non-responder fails under the primary DFS; under the former DFS only those who
+    # later relapse or die do: the difference is exactly the non-responders the former DFS never fails
+    assert prim_dfs.loc[nr["patient_id"]].eq(1).all()
+    assert prim_dfs.sum() - old_dfs.sum() == (old_dfs.loc[nr["patient_id"]] == 0).sum() > 0
 
 
 def test_censoring_has_loss_to_follow_up_and_staggered_entry(truth):
