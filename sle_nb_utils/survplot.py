@@ -200,7 +200,7 @@ def plot_follow_up(entry, end, status, group, ax=None, labels: Mapping[int, str]
     ax.set_yticks(list(ticks.to_numpy()))
     ax.set_yticklabels([str(g) for g in ticks.index])
     ax.set_xlabel(xlabel)
-    ax.legend(frameon=False, loc="lower left")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
