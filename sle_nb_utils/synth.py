@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import endpoints, scores
-from .published import PUBLISHED_MEASURES, rounds_to
+from .published import PUBLISHED_MEASURES, rounds_to, wilson_ci
 from .stats.competing import cif_var_at
 from .stats.survival import km_surv_se_at
 from .config import DEFAULT_SEED
@@ -1130,8 +1130,16 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     Derivations use the package's definitions (:mod:`endpoints`) and estimators (:mod:`sle_nb_utils.stats`):
     MSCT counts by year visit, Kaplan-Meier (Greenwood SE) for OS/DFS, Aalen-Johansen (cmprsk
-    variance) for relapse and NRM, counts for treatment-related mortality. ``match`` is True when
-    the derived value equals the published one at the published rounding (and so do n/N and SE).
+    variance) for relapse and NRM, counts for treatment-related mortality, all under the primary
+    endpoint definitions (:data:`sle_nb_utils.endpoints.PRIMARY`; Burt 2006 from transplant).
+
+    Returns one row per published figure: ``source``, ``cohort``, ``measure``, ``year``,
+    ``published``, ``n`` (the denominator: N of a published n/N, else the analysis set of the
+    estimate), ``published_95ci`` (Wilson interval of a published n/N; estimate ± 1.96 SE where an
+    SE is published; empty otherwise), ``derived``, ``how`` (how the figure is derived, and the
+    hypothesis where the published figure's counting is ours to guess) and ``calibration_check``
+    (True when the derived value equals the published one at the published rounding, and so do
+    n/N and SE).
     """
     from . import published
 
@@ -1150,30 +1158,49 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
         if cohort == "msct_wang2013":
             if measure == "complete_remission":
                 num, den = yearly.loc[year, "complete_remission"], yearly.loc[year, "evaluable"]
+                how = f"patients in CR at the {int(year)}-year visit / evaluable there"
             elif measure == "relapse":
                 num, den = yearly.loc[year, "relapses"], yearly.loc[year, "evaluable"]
+                how = f"first relapses in year {int(year)} / evaluable at the {int(year)}-year visit (crude)"
             elif measure == "overall_survival":
                 num, den = pc["death_date"].isna().sum(), len(pc)
+                how = "alive at last contact / all (crude)"
             elif measure == "relapse_overall":
                 num, den = len(endpoints.first_relapse(c)), len(pc)
+                how = "patients with a first relapse / all (crude)"
             value = 100 * num / den
+            n = den
         elif measure == "treatment_related_mortality":
-            if f["source_id"] == "sun_seed":  # the seed's 4 %: deaths after mobilisation, before transplant
+            if f["source_id"] == "sun_seed":
                 num = int((pc["transplant_date"].isna() & pc["death_date"].notna()).sum())
+                how = ("hypothesis (ours): the seed's 4% counted the deaths after mobilisation and before "
+                       "transplant, by intention to treat")
             else:
                 num = int(pc["death_treatment_related"].fillna(False).sum())
+                how = "deaths the source attributes to the treatment / enrolled (intention to treat)"
             den = len(pc)
             value = 100 * num / den
+            n = den
         else:
             endpoint = PUBLISHED_MEASURES[measure]
             d = tte[(tte["cohort"] == cohort) & (tte["endpoint"] == endpoint)]
             t = 12.0 * year
             if endpoint in ("OS", "DFS"):
                 s, s_se = km_surv_se_at(d["time_months"], d["event"], t)
+                how = f"Kaplan-Meier at {int(t)} months from transplant, Greenwood SE"
             else:
                 s, var = cif_var_at(d["time_months"], d["status"], t, cause=1)
                 s_se = np.sqrt(var)
+                how = f"Aalen-Johansen at {int(t)} months from transplant, Gray's (cmprsk) SE"
             value, se = 100 * s, 100 * s_se
+            n = len(d)
+        if not np.isnan(f["denominator"]):
+            lo, hi = wilson_ci(f["numerator"], f["denominator"])
+            ci = f"{lo:.0f}-{hi:.0f}% (Wilson)"
+        elif not np.isnan(f["se_pct"]):
+            ci = f"{f['value_pct'] - 1.96 * f['se_pct']:.0f}-{f['value_pct'] + 1.96 * f['se_pct']:.0f}% (± 1.96 SE)"
+        else:
+            ci = ""
         digits = 0 if f["value_pct"] == round(f["value_pct"]) else 1  # e.g. 92.5 % is given to 0.1
         ok = rounds_to(value, f["value_pct"], digits)
         if not np.isnan(f["numerator"]):
@@ -1183,9 +1210,84 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
         rows.append({
             "source": f["source_id"], "cohort": cohort, "measure": measure,
             "year": year, "published": _fmt_pct(f["value_pct"], f["se_pct"], f["numerator"], f["denominator"]),
-            "derived": _fmt_pct(value, se, num, den), "match": bool(ok),
+            "n": int(n), "published_95ci": ci, "derived": _fmt_pct(value, se, num, den), "how": how,
+            "calibration_check": bool(ok),
         })
     return pd.DataFrame(rows).sort_values(["cohort", "measure", "year", "source"]).reset_index(drop=True)
+
+
+def msct_relapse_rates(truth: dict[str, pd.DataFrame], years=(1, 2, 3, 4)) -> pd.DataFrame:
+    """MSCT relapse by year two ways: the published crude rate (relapses in the year / evaluable at
+    the year visit) beside the Aalen-Johansen cumulative incidence of first relapse by the end of
+    the year (from transplant, death without relapse competing; relapse dated by the primary rule,
+    primary non-response not counted here since the published figure counts relapses).
+
+    Returns ``year``, ``relapses``, ``evaluable``, ``crude_pct``, ``cumulative_incidence_pct``,
+    ``ci_se_pct`` (Gray's), ``at_risk``.
+    """
+    p, v, e = truth["patients"], truth["visits"], truth["events"]
+    ids = p.loc[p["cohort"] == "msct_wang2013", "patient_id"]
+    yearly = endpoints.yearly_remission_relapse(v[v["patient_id"].isin(ids)], years).set_index("year")
+    tte = endpoints.time_to_event_table(p[p["patient_id"].isin(ids)], v[v["patient_id"].isin(ids)],
+                                        e[e["patient_id"].isin(ids)],
+                                        endpoint_definition=endpoints.SENSITIVITY["dfs_without_nonresponse"])
+    d = tte[tte["endpoint"] == "REL"]
+    rows = []
+    for k in years:
+        cif, var = cif_var_at(d["time_months"], d["status"], 12.0 * k, cause=1)
+        rows.append({"year": k, "relapses": int(yearly.loc[k, "relapses"]),
+                     "evaluable": int(yearly.loc[k, "evaluable"]),
+                     "crude_pct": float(yearly.loc[k, "relapse_pct"]),
+                     "cumulative_incidence_pct": 100 * float(cif), "ci_se_pct": 100 * float(np.sqrt(var)),
+                     "at_risk": int((d["time_months"] >= 12.0 * k).sum())})
+    return pd.DataFrame(rows)
+
+
+#: Stated tolerances of the shape targets (notebook 00, tests/test_calibration.py).
+PROTEINURIA_TOLERANCE_G = 0.5
+
+
+def shape_check(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The published shape targets against the synthetic MSCT data, each with a stated tolerance.
+
+    SLEDAI-2K medians at months 0, 1, 3, 6 and 12 (2019 MSCT database study): within
+    :data:`SHAPE_TOLERANCE` (0.5 point, i.e. equal for integers); baseline range 8-34 exactly;
+    proteinuria in lupus nephritis (Liang 2010: mean 2.5 g/24 h at baseline, 0.86 at last follow-up,
+    mean 17 months), read at months 0 and 12, within :data:`PROTEINURIA_TOLERANCE_G`.
+    Returns ``target``, ``source``, ``published``, ``derived``, ``tolerance``, ``within``.
+    """
+    from . import published
+
+    p, v = truth["patients"], truth["visits"]
+    ids = p.loc[p["cohort"] == "msct_wang2013", "patient_id"]
+    c = endpoints.classify_visits(v[v["patient_id"].isin(ids)])
+    med = c.groupby("visit_month")["sledai_2k"].median()
+    lon = published.longitudinal()
+    rows = []
+    for _, r in lon[(lon["source_id"] == "sci2019") & (lon["measure"] == "sledai")].iterrows():
+        m = int(r["month"])
+        got = float(med.get(m, np.nan))
+        rows.append({"target": f"SLEDAI-2K median, month {m}", "source": "sci2019",
+                     "published": float(r["value"]), "derived": got, "tolerance": SHAPE_TOLERANCE,
+                     "within": bool(abs(got - float(r["value"])) <= SHAPE_TOLERANCE)})
+    base = c.loc[c["visit_month"] == 0, "sledai_2k"]
+    rng_pub = lon[(lon["source_id"] == "sci2019") & (lon["measure"] == "sledai") & (lon["month"] == "0")]
+    lo, hi = (float(x) for x in str(rng_pub["spread"].iloc[0]).split("-"))
+    rows.append({"target": "SLEDAI-2K baseline minimum", "source": "sci2019", "published": lo,
+                 "derived": float(base.min()), "tolerance": 0.0, "within": bool(base.min() == lo)})
+    rows.append({"target": "SLEDAI-2K baseline maximum", "source": "sci2019", "published": hi,
+                 "derived": float(base.max()), "tolerance": 0.0, "within": bool(base.max() == hi)})
+    neph = v[v["patient_id"].isin(p.loc[(p["cohort"] == "msct_wang2013") & p["lupus_nephritis"].astype(bool),
+                                        "patient_id"])]
+    prot = neph.groupby("visit_month")["proteinuria_g_24h"].mean()
+    lp = lon[(lon["source_id"] == "liang2010") & (lon["measure"] == "proteinuria_mg_24h")].set_index("month")
+    for month, key in ((0, "0"), (12, "last")):
+        pub = float(lp.loc[key, "value"]) / 1000
+        got = float(prot.get(month, np.nan))
+        rows.append({"target": f"proteinuria in nephritis, mean g/24 h, month {month}", "source": "liang2010",
+                     "published": pub, "derived": got, "tolerance": PROTEINURIA_TOLERANCE_G,
+                     "within": bool(abs(got - pub) <= PROTEINURIA_TOLERANCE_G)})
+    return pd.DataFrame(rows)
 
 
 def _fmt_pct(value, se, num, den) -> str:
@@ -1206,6 +1308,9 @@ def _markdown_table(df: pd.DataFrame) -> str:
 
 def datasheet_markdown(truth: dict[str, pd.DataFrame], seed: int = DEFAULT_SEED, scale: int = 1) -> str:
     """The datasheet (``data/README.md``) of a generated data set: what, how, calibration, assumptions."""
+    from . import published
+
+    cohorts = sorted(truth["patients"]["cohort"].unique())  # noqa: F841 (used in the query below)
     return f"""# Datasheet: the bundled data (SYNTHETIC)
 
 **Everything in `data/raw/` and `data/truth/` is synthetic.** These are pseudo-patients made by
@@ -1234,6 +1339,9 @@ summary figures in `data/published/`, with their sources. This file is written b
    and prednisone <= 10 mg/day; a relapse is a rise of >= 4 above the post-transplant nadir after a
    remission. Then the 24 descriptors summing to each target, then labs that agree with the lab-driven
    descriptors (proteinuria > 0.5 g/24 h, low C3/C4, anti-dsDNA, platelets, WBC).
+   One relapse-dating process in every cohort: the site records the onset, and the visit that shows it
+   follows 0-42 days later (the same lag distribution in every cohort). Entry is staggered and about 1
+   in 5 survivors without relapse is lost to follow-up before the cut-off.
 3. **Messy exports.** The truth is copied into site exports, and defects are injected and recorded.
 4. `--scale K` makes K copies of the calibrated cohorts with their own identifiers (benchmarks).
 
@@ -1245,13 +1353,19 @@ Derived with the same functions the notebooks use (asserted in `tests/test_calib
 
 {_markdown_table(calibration_table(truth))}
 
-Treatment-related mortality in Burt 2006: the source attributes 1/50 (2%) to treatment, by intention to
-treat; two patients died after mobilisation and before transplant, and the seed's 4% equals 2/50. Both
-counts are in the data.
+Distinct figures: {len(published.distinct_figures(published.figures().query("cohort in @cohorts")))}
+(Burt 2006's OS and DFS are quoted by both the seed and the source, so they appear twice above).
+Derived under the primary endpoint definitions (`docs/endpoints.md`): Burt 2006 from transplant among
+the 48 transplanted; relapse dated by the earliest evidence; primary non-response at 12 months counts as
+failure.
 
-Shape targets (`published/published_longitudinal.csv`): MSCT SLEDAI-2K median 13 (range 8-34) at
-baseline, about 9, 8, 6, 5 at months 1, 3, 6, 12; proteinuria in nephritis about 2.5 falling to about
-0.9 g/24 h; SLEDAI, proteinuria, creatinine and anti-dsDNA fall, albumin and C3 rise, prednisone tapers.
+Treatment-related mortality in Burt 2006: the source attributes 1/50 (2%) to treatment, by intention to
+treat; two patients died after mobilisation and before transplant. The seed's 4% equals 2/50: our
+hypothesis is that the seed counted those two deaths. Both counts are in the data.
+
+Shape targets (`published/published_longitudinal.csv`), each with a stated tolerance:
+
+{_markdown_table(shape_check(truth).round(2))}
 
 ## Assumptions (where the papers give no number)
 {_markdown_table(assumptions_table())}
@@ -1262,4 +1376,6 @@ baseline, about 9, 8, 6, 5 at months 1, 3, 6, 12; proteinuria in nephritis about
 - The MSCT remission and relapse wording of the papers could not be obtained; the counts are reproduced
   under **our** stated definitions, not the papers'.
 - Comparisons between the synthetic HSCT and MSCT cohorts say nothing about the treatments.
+- Associations the generator put in (CD34 selection and relapse in the EBMT series, to reproduce
+  Alchi 2013's p = 0.001; the SLEDAI and proteinuria trajectories) are calibration checks, not findings.
 """

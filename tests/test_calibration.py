@@ -80,6 +80,20 @@ def test_msct_mean_follow_up_27_months(tte):
 SHAPE_TOLERANCE = 0.5
 
 
+def test_shape_targets_within_their_stated_tolerance(truth):
+    s = synth.shape_check(truth)
+    assert len(s) == 9 and s["within"].all(), s.loc[~s["within"]]
+    assert set(s["tolerance"]) == {0.0, SHAPE_TOLERANCE, synth.PROTEINURIA_TOLERANCE_G}
+
+
+def test_msct_crude_relapse_rates_beside_cumulative_incidence(truth):
+    r = synth.msct_relapse_rates(truth).set_index("year")
+    assert list(r["relapses"]) == [10, 7, 2, 1] and list(r["evaluable"]) == [83, 39, 12, 6]
+    # the cumulative incidence accumulates; the crude yearly rates do not
+    assert r["cumulative_incidence_pct"].is_monotonic_increasing
+    assert r.loc[4, "cumulative_incidence_pct"] > r.loc[4, "crude_pct"] + 10
+
+
 def test_msct_sledai_shape(truth):
     c = endpoints.classify_visits(cohort_visits(truth, "msct_wang2013"))
     med = c.groupby("visit_month")["sledai_2k"].median()
@@ -255,7 +269,14 @@ def test_relapse_source_agreement_does_not_differ_by_cohort(truth):
 
 def test_calibration_holds_under_the_primary_definitions(truth):
     t = synth.calibration_table(truth)
-    assert len(t) == 20 and t["match"].all(), t.loc[~t["match"]]
+    assert len(t) == 20 and t["calibration_check"].all(), t.loc[~t["calibration_check"]]
+    # 20 table rows, 18 distinct figures: Burt's OS and DFS are quoted by the seed and the source
+    f = published.figures().query("cohort in @t.cohort")
+    assert len(published.distinct_figures(f)) == 18
+    # every published proportion n/N carries its Wilson interval; 3/6 = 50 %, 95 % CI 19-81 %
+    row = t.query("measure == 'complete_remission' and year == 4").iloc[0]
+    assert row["n"] == 6 and row["published_95ci"] == "19-81% (Wilson)"
+    assert (t.loc[t["published"].str.contains("/"), "published_95ci"].str.endswith("(Wilson)")).all()
 
 
 def test_sensitivity_definitions_change_the_figures_as_stated(truth):
@@ -307,3 +328,14 @@ def test_generator_reads_its_targets_from_the_published_tables():
     assert (t["hsct_ebmt2013"]["rel"], t["hsct_ebmt2013"]["rel_se"]) == (ebmt["value_pct"], ebmt["se_pct"])
     assert t["msct_wang2013"]["evaluable"] == {1: 83, 2: 39, 3: 12, 4: 6}
     assert t["hsct_burt2006"]["follow_up_mean"] == 29
+
+
+def test_wilson_interval_by_formula():
+    z = 1.959963984540054
+    for k, n in ((3, 6), (1, 50), (23, 83), (0, 10)):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        lo, hi = published.wilson_ci(k, n)
+        assert lo == pytest.approx(100 * (centre - half), abs=1e-9) and hi == pytest.approx(100 * (centre + half), abs=1e-9)
+    assert np.isnan(published.wilson_ci(1, 0)[0])
