@@ -265,3 +265,20 @@ def test_plot_cif_and_follow_up_return_axes(data):
     assert list(ax.get_xticks()) == [0, 24, 48] and len(ax.get_lines()) == 2
     assert any(t.get_text() == "48 (0)" for t in ax.texts)
     plt.close("all")
+
+
+def test_notebook_04_has_no_between_series_tests_and_no_overclaiming_title():
+    """Issue 9, findings 5 and 11: no HSCT-vs-MSCT p-values or hazard ratios in notebook 04 (notebook
+    02 owns that comparison), and the title says what the notebook shows."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_survival_curves.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert 'by="arm"' not in code and '"arm"' not in code
+    assert '"hsct"' not in code  # no arm term in any model
+    assert "logrank_summary" not in code
+    assert "would sign" not in text and "statistician" not in text.lower()
+    # the generator-made CD34 association is labelled as a calibration check, within one series
+    assert "calibration check" in text and "cd34_calibration_check" in code
