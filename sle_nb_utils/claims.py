@@ -38,12 +38,14 @@ and every plot function takes ``ax=None`` and returns the axes.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from . import published
 from .config import PUBLISHED_DIR
+from .errors import ConvergenceWarning
 from .published import rounds_to
 
 __all__ = [
@@ -172,13 +174,9 @@ def cohorts_for(tables, claim_id: str, claims: pd.DataFrame | None = None) -> li
 
 
 def wilson(k, n, conf_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of k/n, in percent; (nan, nan) when n is 0 or missing."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n is None or k is None or not np.isfinite(n) or not np.isfinite(k) or n <= 0:
-        return np.nan, np.nan
-    lo, hi = proportion_confint(int(k), int(n), alpha=1 - conf_level, method="wilson")
-    return 100 * float(lo), 100 * float(hi)
+    """Wilson score interval of k/n, in percent (:func:`sle_nb_utils.published.wilson_ci`);
+    (nan, nan) when n is 0 or missing."""
+    return published.wilson_ci(k, n, conf_level)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,8 +419,13 @@ def egfr_sustained(tables, cohorts, conf_level: float = 0.95) -> pd.DataFrame:
     lme4 in ``tests/test_mixed.py``) on every visit with an eGFR; and each patient's change from
     baseline to the last visit with an eGFR (paired Wilcoxon).
 
+    When the random-slope fit does not converge or is singular (a random-effect correlation of
+    +-1: lme4's "boundary (singular) fit"), the random-intercept model is fitted instead and
+    ``method`` says so.
+
     Returns two rows (``statistic``: ``slope per year``, ``change to last visit``) with
-    ``estimate``, ``lower``, ``upper`` (mL/min/1.73 m2 [per year]), ``n_patients``, ``n_obs``, ``p``.
+    ``estimate``, ``lower``, ``upper`` (mL/min/1.73 m2 [per year]), ``n_patients``, ``n_obs``, ``p``,
+    ``method``.
     """
     from .longitudinal import model_data
     from .stats.mixed import fit_lmm
@@ -430,7 +433,16 @@ def egfr_sustained(tables, cohorts, conf_level: float = 0.95) -> pd.DataFrame:
 
     a = _adlb_of(tables, cohorts)
     d = model_data(a, "EGFR")
-    fit = fit_lmm(d, "y", ["years"], "USUBJID", "years", conf_level=conf_level)
+    with warnings.catch_warnings():  # a non-converged / singular fit is reported, then replaced
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = fit_lmm(d, "y", ["years"], "USUBJID", "years", conf_level=conf_level)
+    model = "random intercept + slope"
+    if not fit.converged or fit.extra.get("singular", False):
+        # lme4's "boundary (singular) fit": the slope variance is not identified (correlation +-1
+        # or variance 0); the random-intercept model estimates the same mean slope
+        why = "did not converge" if not fit.converged else "singular"
+        fit = fit_lmm(d, "y", ["years"], "USUBJID", "years", random_slope=False, conf_level=conf_level)
+        model = f"random intercept only (the random-slope fit {why})"
     s = fit.summary.set_index("term").loc["years"]
     e = a[(a["PARAMCD"] == "EGFR") & (a["AVISITN"] > 0) & a["BASE"].notna()]
     last = e.sort_values(["USUBJID", "AVISITN"]).groupby("USUBJID", observed=True).tail(1)
@@ -438,9 +450,11 @@ def egfr_sustained(tables, cohorts, conf_level: float = 0.95) -> pd.DataFrame:
     t = paired_t(last["AVAL"], last["BASE"], conf_level=conf_level)
     return pd.DataFrame([
         {"statistic": "slope per year (mixed model)", "estimate": float(s["coef"]), "lower": float(s["lower"]),
-         "upper": float(s["upper"]), "n_patients": int(d["USUBJID"].nunique()), "n_obs": len(d), "p": float(s["p"])},
+         "upper": float(s["upper"]), "n_patients": int(d["USUBJID"].nunique()), "n_obs": len(d), "p": float(s["p"]),
+         "method": f"REML, {model}; Wald CI"},
         {"statistic": "median change, baseline to last visit", "estimate": float(np.median(last["AVAL"] - last["BASE"])),
-         "lower": t["lower"], "upper": t["upper"], "n_patients": len(last), "n_obs": len(last), "p": w["p"]},
+         "lower": t["lower"], "upper": t["upper"], "n_patients": len(last), "n_obs": len(last), "p": w["p"],
+         "method": "paired Wilcoxon p; paired-t CI of the mean change"},
     ])
 
 
@@ -544,7 +558,8 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
 
 
 def claims_display(table: pd.DataFrame, kinds=("number", "qualitative")) -> pd.DataFrame:
-    """The claims table in print form: rounded, "—" for missing, the 95% CI as text, no index."""
+    """The claims table in print form: rounded, "—" for missing, the 95% CI as text, ``n`` = the
+    patients the recomputed value rests on (the denominator of a proportion)."""
     t = table[table["kind"].isin(kinds)].copy()
 
     def ci(r):
@@ -553,7 +568,8 @@ def claims_display(table: pd.DataFrame, kinds=("number", "qualitative")) -> pd.D
         return f"{r['lower']:.1f} to {r['upper']:.1f}"
 
     t["95% CI"] = t.apply(ci, axis=1)
-    out = t[["claim", "published", "cohort", "recomputed", "95% CI", "estimator", "check"]].copy()
+    t["n"] = t["n"].map(lambda v: "—" if pd.isna(v) else f"{int(v)}")
+    out = t[["claim", "published", "cohort", "n", "recomputed", "95% CI", "estimator", "check"]].copy()
     out.insert(1, "source", t["source"].str.replace(SEED_CITATION, "seed", regex=False))
     return out.fillna("—").replace("", "—").reset_index(drop=True)
 

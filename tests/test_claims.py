@@ -192,6 +192,24 @@ def test_cr_trend_and_relapse_tables(tables, table):
     assert ((rc["cif_lower"] <= rc["cif_pct"]) & (rc["cif_pct"] <= rc["cif_upper"])).all()
 
 
+def test_follow_up_source_value_agrees_with_published_longitudinal():
+    cl = C.seed_claims().set_index("claim_id")
+    lon = published.longitudinal()
+    src = C.cohort_sources().set_index("source_id")["cohort"]
+    r = cl.loc["msct_follow_up"]
+    pub = lon[(lon["measure"] == "follow_up_months") & (lon["cohort"] == src[r["series_source"]])]
+    assert len(pub) == 1 and pub["statistic"].iloc[0] == "mean"
+    assert float(pub["value"].iloc[0]) == r["source_value"]
+
+
+def test_egfr_sustained_reports_its_model(tables):
+    msct = C.cohorts_for(tables, "msct_tissue_repair")
+    e = C.egfr_sustained(tables, msct)
+    assert list(e["statistic"]) == ["slope per year (mixed model)", "median change, baseline to last visit"]
+    assert e["method"].iloc[0].startswith("REML, random intercept")
+    assert (e["lower"] <= e["upper"]).all()
+
+
 def test_follow_up_against_the_claim(tables):
     fu = C.follow_up_vs_claim(tables).set_index("statistic")["months"]
     f = tables["adsl"].loc[tables["adsl"]["ARM"].astype(str) == "MSCT", "FUPM"]
