@@ -138,12 +138,15 @@ def _series_label(source_id) -> str:
     return f"{m.group(1).capitalize()} {m.group(2)}" if m else str(source_id)
 
 
-def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFrame | None = None):
+def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFrame | None = None,
+                    claims: pd.DataFrame | None = None):
     """The cohorts of the data a claim is about, and how they were found.
 
     A claim about one published series (``series_source``) takes the data's cohorts that
     ``cohort_sources.csv`` maps to that series; if the data hold none, the only cohort of the
-    claim's ``arm`` (``adsl.ARM``), if there is exactly one. A claim about an arm as a whole
+    claim's ``arm`` (``adsl.ARM``), if there is exactly one and the claims (``claims``, default
+    :func:`seed_claims`) name only one series of that arm (the seed reports one MSCT series but two
+    HSCT series, so an unmapped HSCT cohort cannot stand for either). A claim about an arm as a whole
     (no ``series_source``) takes every cohort of that arm.
 
     Returns
@@ -159,9 +162,16 @@ def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFram
         mapped = sorted(set(sources.loc[sources["source_id"] == series_source, "cohort"]) & present)
         if mapped:
             return mapped, "by source"
-        if len(of_arm) == 1:
+        claims = seed_claims() if claims is None else claims
+        series = claims.loc[claims["arm"].astype(str).str.upper() == str(arm).upper(), "series_source"].dropna().unique()
+        if len(of_arm) == 1 and len(series) <= 1:
             return of_arm, "by arm"
-        why = f"no {arm} cohort in the data" if not of_arm else f"{len(of_arm)} {arm} cohorts, none mapped to {series_source}"
+        if not of_arm:
+            why = f"no {arm} cohort in the data"
+        elif len(series) > 1:
+            why = f"no cohort mapped to {_series_label(series_source)}, and the seed reports {len(series)} {arm} series"
+        else:
+            why = f"{len(of_arm)} {arm} cohorts, none mapped to {_series_label(series_source)}"
         return [], why
     return (of_arm, "by arm") if of_arm else ([], f"no {arm} cohort in the data")
 
@@ -249,6 +259,8 @@ def _yearly(tables, cohorts):
 
     pids = tables["patients"].loc[tables["patients"]["cohort"].astype(str).isin(cohorts), "patient_id"]
     v = tables["visits"][tables["visits"]["patient_id"].isin(set(pids))]
+    if v.empty:
+        return pd.DataFrame(columns=["evaluable", "complete_remission", "relapses"], index=pd.Index([], name="year"))
     return yearly_remission_relapse(v, years=(1, 2, 3, 4)).set_index("year")
 
 
@@ -336,13 +348,18 @@ def paired_changes(tables, cohorts, params=("SLEDAI", "PROT", "EGFR", "DSDNA", "
     """
     from .longitudinal import MEASURES, paired_by_visit
 
-    p = paired_by_visit(_adlb_of(tables, cohorts), list(params), conf_level=conf_level)
+    cols = ["n_pairs", "median_baseline", "median_visit", "median_diff", "wilcoxon_p", "mean_diff", "lower", "upper"]
+    a = _adlb_of(tables, cohorts)
+    p = paired_by_visit(a, list(params), conf_level=conf_level) if len(a) else pd.DataFrame(columns=["AVISITN", "PARAMCD", *cols])
+    if p.empty:
+        p = pd.DataFrame(columns=["AVISITN", "PARAMCD", *cols])
     p = p[p["AVISITN"] == month]
     p = p.set_index("PARAMCD").reindex(list(params))
     out = pd.DataFrame({"PARAMCD": list(params),
                         "measure": [MEASURES[c][0] for c in params], "unit": [MEASURES[c][1] for c in params]})
-    for c in ["n_pairs", "median_baseline", "median_visit", "median_diff", "wilcoxon_p", "mean_diff", "lower", "upper"]:
-        out[c] = p[c].to_numpy()
+    for c in cols:
+        out[c] = p[c].to_numpy(float)
+    out["n_pairs"] = out["n_pairs"].round().astype("Int64")
     return out
 
 
@@ -371,7 +388,11 @@ def steroid_by_visit(tables, cohorts, cap_mg_day: float = 10.0, conf_level: floa
     """
     from .longitudinal import immunosuppressant_counts, steroid_taper
 
-    st = steroid_taper(_adlb_of(tables, cohorts), cap_mg_day=cap_mg_day)
+    a = _adlb_of(tables, cohorts)
+    if not (a["PARAMCD"] == "PRED").any():
+        return pd.DataFrame(columns=["visit_month", "n", "n_at_or_below_cap", "pct_at_or_below_cap", "lower", "upper",
+                                     "median_prednisone", "mean_immunosuppressants", "pct_no_immunosuppressant"])
+    st = steroid_taper(a, cap_mg_day=cap_mg_day)
     st = st.groupby("AVISITN", as_index=False).agg(n=("n", "sum"), k=("n_at_or_below_cap", "sum"),
                                                      median=("median", "first"))
     pids = set(tables["adsl"].loc[tables["adsl"]["STUDYID"].astype(str).isin(cohorts), "USUBJID"].astype(str))
@@ -433,6 +454,10 @@ def egfr_sustained(tables, cohorts, conf_level: float = 0.95) -> pd.DataFrame:
 
     a = _adlb_of(tables, cohorts)
     d = model_data(a, "EGFR")
+    if d["USUBJID"].nunique() < 3:
+        return pd.DataFrame({"statistic": ["slope per year (mixed model)", "median change, baseline to last visit"],
+                             "estimate": np.nan, "lower": np.nan, "upper": np.nan, "n_patients": 0, "n_obs": 0,
+                             "p": np.nan, "method": "not computed: fewer than 3 patients with an eGFR"})
     with warnings.catch_warnings():  # a non-converged / singular fit is reported, then replaced
         warnings.simplefilter("ignore", ConvergenceWarning)
         fit = fit_lmm(d, "y", ["years"], "USUBJID", "years", conf_level=conf_level)
@@ -485,7 +510,7 @@ def relapse_vs_nrm(tables, cohorts, months: float = 60.0, conf_level: float = 0.
             rows.append({"cohort": names.get(c, c), "endpoint": ep, "estimate_pct": float(m["estimate_pct"]),
                          "lower_pct": float(m["lower_pct"]), "upper_pct": float(m["upper_pct"]),
                          "n_risk": int(m["n_risk"])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["cohort", "endpoint", "estimate_pct", "lower_pct", "upper_pct", "n_risk"])
 
 
 def _relapse_vs_nrm(row, cohorts, tables, conf_level):
@@ -542,7 +567,7 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
             rows.append({**base, **_result(recomputed="", estimator=""), "cohort": "", "check": "not testable",
                          "passed": pd.NA})
             continue
-        cohorts, how = resolve_cohorts(r["series_source"], r["arm"], tables["adsl"], sources)
+        cohorts, how = resolve_cohorts(r["series_source"], r["arm"], tables["adsl"], sources, claims)
         if not cohorts:
             rows.append({**base, **_result(), "cohort": "", "check": f"not computed: {how}", "passed": pd.NA})
             continue
@@ -597,7 +622,7 @@ def trm_both_ways(tables, claims: pd.DataFrame | None = None, conf_level: float 
     """
     claims = seed_claims() if claims is None else claims
     r = _claim_row(claims, "hsct_trm")
-    cohorts, _ = resolve_cohorts(r["series_source"], r["arm"], tables["adsl"])
+    cohorts, how = resolve_cohorts(r["series_source"], r["arm"], tables["adsl"])
     c = _trm_counts(tables["adsl"], cohorts)
     rows = []
     for label, key, pub, by in (
@@ -607,12 +632,18 @@ def trm_both_ways(tables, claims: pd.DataFrame | None = None, conf_level: float 
              f"{r['source_value']:g}% ({int(r['source_numerator'])}/{int(r['source_denominator'])})",
              _series_label(r["series_source"]))):
         k, n = c[key], c["enrolled"]
+        if not n:
+            rows.append({"count": label, "published": pub, "published_by": by, "deaths": pd.NA, "enrolled": 0,
+                         "pct": np.nan, "lower": np.nan, "upper": np.nan, "passed": pd.NA})
+            continue
         lo, hi = wilson(k, n, conf_level)
         target = r["published_value"] if key == "before_transplant" else r["source_value"]
         ok = rounds_to(100 * k / n, float(target)) and (key == "before_transplant" or n == int(r["source_denominator"]))
         rows.append({"count": label, "published": pub, "published_by": by, "deaths": k, "enrolled": n,
                      "pct": 100 * k / n, "lower": lo, "upper": hi, "passed": ok})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["cohorts"] = cohorts if cohorts else f"not computed: {how}"
+    return out
 
 
 def cr_trend(tables, claims: pd.DataFrame | None = None, conf_level: float = 0.95) -> pd.DataFrame:
@@ -658,8 +689,12 @@ def relapse_crude_vs_cif(tables, claims: pd.DataFrame | None = None, conf_level:
     cohorts, _ = resolve_cohorts(c["series_source"].iloc[0], c["arm"].iloc[0], tables["adsl"])
     y = _yearly(tables, cohorts)
     years = [int(v) for v in c["timepoint_years"]]
-    cif = milestone_table(tables["survival"], "REL", by=None, at=[12.0 * k for k in years], cohorts=cohorts,
-                          conf_level=conf_level).set_index("months")
+    if cohorts:
+        cif = milestone_table(tables["survival"], "REL", by=None, at=[12.0 * k for k in years], cohorts=cohorts,
+                              conf_level=conf_level).set_index("months")
+    else:
+        cif = pd.DataFrame({"estimate_pct": np.nan, "lower_pct": np.nan, "upper_pct": np.nan, "n_risk": 0},
+                           index=[12.0 * k for k in years])
     rows = []
     for _, r in c.iterrows():
         k = int(r["timepoint_years"])
@@ -689,7 +724,7 @@ def follow_up_vs_claim(tables, claims: pd.DataFrame | None = None) -> pd.DataFra
     f = tables["adsl"].loc[tables["adsl"]["STUDYID"].astype(str).isin(cohorts), "FUPM"].astype(float)
     s = tables["survival"]
     os_ = s[(s["endpoint"] == "OS") & s["cohort"].isin(cohorts)]
-    rk = median_followup(os_["time_months"], os_["status"] == 1).iloc[0]
+    rk = median_followup(os_["time_months"], os_["status"] == 1).iloc[0] if len(os_) else {"median": np.nan}
     lab = _series_label(r["series_source"])
     return pd.DataFrame([
         {"statistic": "seed: \"during 4 years' follow up\"", "months": 12 * float(r["published_value"]), "source": "seed"},
@@ -948,9 +983,10 @@ def what_this_shows(table: pd.DataFrame, trend: pd.DataFrame, lupus_ms: pd.DataF
                    + ("the 95% intervals of all years overlap, so the rise is within sampling noise."
                       if trend.attrs.get("all_overlap") else "not every pair of intervals overlaps."))
     rec = follow_up.set_index("statistic")["months"]
-    out.append(f"\"4 years' follow up\" is the span of the series: the mean follow-up is "
-               f"{rec['data: mean follow-up']:.0f} months and only the longest reaches "
-               f"{rec['data: longest follow-up'] / 12:.1f} years.")
+    if np.isfinite(rec["data: mean follow-up"]):
+        out.append(f"\"4 years' follow up\" is the span of the series: the mean follow-up is "
+                   f"{rec['data: mean follow-up']:.0f} months and only the longest reaches "
+                   f"{rec['data: longest follow-up'] / 12:.1f} years.")
     w = lupus_ms.pivot(index="years", columns="analysis", values="surv_pct").dropna()
     if len(w) and set(_LUPUS_ANALYSES) <= set(w.columns):
         y = float(w.index.max())
@@ -958,6 +994,7 @@ def what_this_shows(table: pd.DataFrame, trend: pd.DataFrame, lupus_ms: pd.DataF
         out.append(f"Real, historical data (Merrell & Shulman 1955): {r['from diagnosis']:.0f}% alive {y:g} years after "
                    f"diagnosis; from onset, {r['from onset, late entry']:.0f}% with late entry against "
                    f"{r['from onset, late entry ignored']:.0f}% when the years before diagnosis are wrongly counted "
-                   "as observed. The transplant cohorts beside it are synthetic and calibrated; the panel compares "
-                   "time scales and methods, not treatments.")
+                   "as observed. " + ("The transplant cohorts beside it are synthetic and calibrated; "
+                                      if bundled else "The transplant cohorts beside it are from a later era, ")
+                   + "the panel compares time scales and methods, not treatments.")
     return out

@@ -273,8 +273,11 @@ def test_other_cohort_labels(tables):
 def test_resolve_cohorts():
     src = C.cohort_sources()
     adsl = pd.DataFrame({"STUDYID": ["x", "y", "y", "z"], "ARM": ["MSCT", "HSCT", "HSCT", "MSCT"]})
-    assert C.resolve_cohorts("wang2013", "MSCT", adsl, src) == ([], "2 MSCT cohorts, none mapped to wang2013")
-    assert C.resolve_cohorts("burt2006", "HSCT", adsl, src) == (["y"], "by arm")
+    assert C.resolve_cohorts("wang2013", "MSCT", adsl, src) == ([], "2 MSCT cohorts, none mapped to Wang 2013")
+    assert C.resolve_cohorts("wang2013", "MSCT", adsl[adsl.STUDYID != "z"], src) == (["x"], "by arm")
+    # the seed reports two HSCT series: one unmapped HSCT cohort cannot stand for either
+    assert C.resolve_cohorts("burt2006", "HSCT", adsl, src) == (
+        [], "no cohort mapped to Burt 2006, and the seed reports 2 HSCT series")
     assert C.resolve_cohorts(np.nan, "HSCT", adsl, src) == (["y"], "by arm")
     assert C.resolve_cohorts("wang2013", "MSCT", adsl.assign(STUDYID=["msct_wang2013", "y", "y", "z"]), src) == (
         ["msct_wang2013"], "by source")
@@ -378,3 +381,46 @@ def test_r_lupus_reference_rerun(tmp_path):
     for name in stored:
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(VAL / name),
                                       check_exact=False, rtol=1e-12, atol=1e-15)
+
+
+def test_every_table_of_the_notebook_without_an_msct_cohort(tables):
+    """Data with two unmapped HSCT cohorts and no MSCT cohort: nothing crashes; the claims that need
+    a missing or ambiguous series say "not computed"."""
+    src = C.cohort_sources().set_index("source_id")["cohort"]
+    keep = [src["burt2006"], src["alchi2013"]]
+    t = _relabel(tables, {src["burt2006"]: "site_b", src["alchi2013"]: "site_c"})
+    pids = set(t["adsl"].loc[t["adsl"]["STUDYID"].isin(["site_b", "site_c"]), "USUBJID"].astype(str))
+    for k in ("patients", "visits", "events", "survival"):
+        t[k] = t[k][t[k]["patient_id"].astype(str).isin(pids)]
+    for k in ("adsl", "adlb", "adtte"):
+        t[k] = t[k][t[k]["USUBJID"].astype(str).isin(pids)]
+    assert keep
+    tab = C.claims_table(t)
+    testable = tab[tab["kind"] != "not testable"]
+    assert testable.loc[testable["claim_id"] == "hsct_relapse_challenge", "check"].iloc[0] == C.AGREES
+    rest = testable[testable["claim_id"] != "hsct_relapse_challenge"]
+    assert rest["check"].str.startswith("not computed").all() and rest["passed"].isna().all()
+    msct = C.cohorts_for(t, "msct_sledai")
+    assert msct == []
+    assert C.trm_both_ways(t)["passed"].isna().all()
+    assert C.cr_trend(t)["pct"].isna().all()
+    assert C.relapse_crude_vs_cif(t)["cif_pct"].isna().all()
+    assert C.follow_up_vs_claim(t).query("source == 'recomputed'")["months"].isna().all()
+    assert C.paired_changes(t, msct)["n_pairs"].isna().all()
+    assert C.steroid_by_visit(t, msct).empty
+    assert C.egfr_sustained(t, msct)["estimate"].isna().all()
+    lines = C.what_this_shows(tab, C.cr_trend(t), C.lupus_milestones(), C.follow_up_vs_claim(t), bundled=False)
+    assert "could not be computed" in lines[1]
+
+
+def test_figures_draw_with_and_without_data(tables):
+    import matplotlib.pyplot as plt
+
+    empty = C.steroid_by_visit(tables, [])
+    for ax in (C.plot_cr_trend(C.cr_trend(tables)), C.plot_relapse_crude_vs_cif(C.relapse_crude_vs_cif(tables)),
+               C.plot_taper(C.steroid_by_visit(tables, C.cohorts_for(tables, "msct_steroid_taper"))),
+               C.plot_taper(empty),
+               C.plot_lupus_beside_transplant(C.lupus_km(), C.transplant_os_km(tables))):
+        assert ax.get_ylabel()
+        assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels() + ax.get_yticklabels())
+    plt.close("all")
