@@ -49,7 +49,7 @@ from .errors import ConvergenceWarning
 from .published import rounds_to
 
 __all__ = [
-    "CLAIMS_FILE", "COHORT_SOURCES_FILE", "seed_claims", "cohort_sources", "extract_numbers",
+    "CLAIMS_FILE", "COHORT_SOURCES_FILE", "seed_claims", "cohort_names", "cohort_sources", "extract_numbers",
     "claim_numbers", "resolve_cohorts", "cohorts_for", "wilson", "load", "claims_table", "claims_display",
     "trm_both_ways", "cr_trend", "relapse_crude_vs_cif", "follow_up_vs_claim", "relapse_vs_nrm",
     "paired_changes", "steroid_by_visit", "egfr_sustained", "untestable_claims", "lupus_1955",
@@ -206,7 +206,8 @@ def load(data_dir=None) -> dict:
     return tables
 
 
-def _cohort_names(tables) -> dict:
+def cohort_names(tables) -> dict:
+    """Display name of every cohort in the data (:func:`sle_nb_utils.longitudinal.cohort_labels`)."""
     from .longitudinal import cohort_labels
 
     return cohort_labels(tables["adsl"])
@@ -502,7 +503,7 @@ def relapse_vs_nrm(tables, cohorts, months: float = 60.0, conf_level: float = 0.
     """
     from .outcomes import milestone_table
 
-    names = _cohort_names(tables)
+    names = cohort_names(tables)
     rows = []
     for c in cohorts:
         for ep in ("REL", "NRM"):
@@ -555,7 +556,7 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
     """
     claims = seed_claims() if claims is None else claims
     sources = cohort_sources()
-    names = _cohort_names(tables)
+    names = cohort_names(tables)
     rows = []
     for _, r in claims.iterrows():
         src = SEED_CITATION + (f"; {_series_label(r['series_source'])}" if isinstance(r["series_source"], str) else "")
@@ -833,7 +834,7 @@ def transplant_os_milestones(tables, at_years=(1, 2, 3, 4, 5), conf_level: float
     analysis origin), in the layout of :func:`lupus_milestones` (``analysis`` = cohort display name)."""
     from .outcomes import milestone_table
 
-    names = _cohort_names(tables)
+    names = cohort_names(tables)
     m = milestone_table(tables["survival"], "OS", by="cohort", at=[12.0 * y for y in at_years], conf_level=conf_level)
     return pd.DataFrame({"analysis": m["group"].map(lambda c: names.get(c, c)), "years": m["months"] / 12.0,
                          "n_risk": m["n_risk"], "surv_pct": m["estimate_pct"], "lower_pct": m["lower_pct"],
@@ -856,7 +857,7 @@ def transplant_os_km(tables, conf_level: float = 0.95) -> pd.DataFrame:
     = cohort display name first (the curves drawn beside the 1955 cohort)."""
     from .stats.survival import kaplan_meier
 
-    names = _cohort_names(tables)
+    names = cohort_names(tables)
     s = tables["survival"]
     os_ = s[s["endpoint"] == "OS"]
     km = kaplan_meier(os_["time_months"].to_numpy(float) / 12.0, os_["status"] == 1, group=os_["cohort"],
@@ -959,8 +960,13 @@ def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=
 # the closing text
 # --------------------------------------------------------------------------------------------
 def what_this_shows(table: pd.DataFrame, trend: pd.DataFrame, lupus_ms: pd.DataFrame,
-                    follow_up: pd.DataFrame, bundled: bool = True) -> list[str]:
-    """The closing sentences of notebook 05, computed from its results (a list of strings)."""
+                    follow_up: pd.DataFrame, bundled: bool = True, trm: pd.DataFrame | None = None) -> list[str]:
+    """The closing sentences of notebook 05, computed from its results (a list of strings).
+
+    ``table`` from :func:`claims_table`, ``trend`` from :func:`cr_trend`, ``lupus_ms`` from
+    :func:`lupus_milestones`, ``follow_up`` from :func:`follow_up_vs_claim`, ``trm`` (optional)
+    from :func:`trm_both_ways`; ``bundled``: the data are the bundled synthetic ones.
+    """
     tested = table[table["kind"] != "not testable"]
     computed = tested[tested["passed"].notna()]
     n_pass = int(computed["passed"].sum())
@@ -977,6 +983,17 @@ def what_this_shows(table: pd.DataFrame, trend: pd.DataFrame, lupus_ms: pd.DataF
     out.append(msg + ("." if not bundled else ". On the bundled data this is a calibration check: "
                       "the synthetic cohorts were generated to reproduce these figures, so agreement is by "
                       "construction and is no evidence for the claims."))
+    if trm is not None and trm["enrolled"].gt(0).all():
+        a, b = trm.iloc[0], trm.iloc[1]
+        overlap = a["lower"] < b["upper"] and b["lower"] < a["upper"]
+        out.append(f"Treatment-related mortality: the seed's {a['published']} is compared with {a['deaths']}/{a['enrolled']} "
+                   f"deaths after mobilisation and before transplant (our reading), the source's "
+                   f"{b['published']} with {b['deaths']}/{b['enrolled']} deaths attributed to the treatment; "
+                   f"their 95% intervals ({a['lower']:.0f}-{a['upper']:.0f}% and {b['lower']:.0f}-{b['upper']:.0f}%) "
+                   + ("overlap." if overlap else "do not overlap."))
+    rc = table.set_index("claim_id")
+    if "hsct_relapse_challenge" in rc.index and rc.loc["hsct_relapse_challenge", "recomputed"]:
+        out.append("Relapse against non-relapse mortality at 5 years: " + rc.loc["hsct_relapse_challenge", "recomputed"] + ".")
     if len(trend) and trend["pct"].notna().all():
         out.append(f"Complete remission rises from {trend['pct'].iloc[0]:.0f}% to {trend['pct'].iloc[-1]:.0f}% "
                    f"while the number seen falls from {trend['evaluable'].iloc[0]} to {trend['evaluable'].iloc[-1]}; "

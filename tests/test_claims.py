@@ -424,3 +424,12 @@ def test_figures_draw_with_and_without_data(tables):
         assert ax.get_ylabel()
         assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels() + ax.get_yticklabels())
     plt.close("all")
+
+
+def test_what_this_shows_trm_sentence(tables, table):
+    trm = C.trm_both_ways(tables)
+    lines = C.what_this_shows(table, C.cr_trend(tables), C.lupus_milestones(), C.follow_up_vs_claim(tables), trm=trm)
+    line = next(x for x in lines if x.startswith("Treatment-related mortality"))
+    a, b = trm.iloc[0], trm.iloc[1]
+    assert f"{a['deaths']}/{a['enrolled']}" in line and f"{b['deaths']}/{b['enrolled']}" in line
+    assert line.endswith("overlap.") == (a["lower"] < b["upper"] and b["lower"] < a["upper"])
