@@ -265,7 +265,7 @@ def _yearly(tables, cohorts):
     return yearly_remission_relapse(v, years=(1, 2, 3, 4)).set_index("year")
 
 
-def _k_of_n(row, cohorts, tables, conf_level, num_col, pct_col):
+def _k_of_n(row, cohorts, tables, conf_level, num_col):
     y = _yearly(tables, cohorts)
     year = int(row["timepoint_years"])
     if year not in y.index or y.loc[year, "evaluable"] == 0:
@@ -278,18 +278,17 @@ def _k_of_n(row, cohorts, tables, conf_level, num_col, pct_col):
 
 
 def _cr_year(row, cohorts, tables, conf_level):
-    return _k_of_n(row, cohorts, tables, conf_level, "complete_remission", "complete_remission_pct")
+    return _k_of_n(row, cohorts, tables, conf_level, "complete_remission")
 
 
 def _relapse_year(row, cohorts, tables, conf_level):
-    return _k_of_n(row, cohorts, tables, conf_level, "relapses", "relapse_pct")
+    return _k_of_n(row, cohorts, tables, conf_level, "relapses")
 
 
 def _first_transplant(row, cohorts, tables, conf_level):
     p = tables["patients"][tables["patients"]["cohort"].astype(str).isin(cohorts)]
     first = pd.to_datetime(p["transplant_date"]).min()
-    year = float(row["published_value"])
-    start = pd.Timestamp(year=int(year), month=int(round((year - int(year)) * 12)) + 1, day=1)
+    start = pd.to_datetime(row["published_text"], format="%B %Y")  # "March 2007" -> 1 March 2007
     ok = bool(pd.notna(first) and first >= start)
     return _result(first.year + (first.month - 1) / 12 if pd.notna(first) else np.nan,
                    recomputed=f"first transplant {first:%B %Y}" if pd.notna(first) else "no transplant date",

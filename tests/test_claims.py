@@ -210,6 +210,18 @@ def test_egfr_sustained_reports_its_model(tables):
     assert (e["lower"] <= e["upper"]).all()
 
 
+def test_first_transplant_rule(tables):
+    """"From March 2007": a transplant on 28 February 2007 fails the row, one on 1 March passes."""
+    msct = C.cohorts_for(tables, "msct_start")
+    p = tables["patients"]
+    first = p.loc[p["cohort"].isin(msct), "transplant_date"].idxmin()
+    for date, ok in (("2007-02-28", False), ("2007-03-01", True)):
+        t2 = dict(tables)
+        t2["patients"] = p.assign(transplant_date=p["transplant_date"].where(p.index != first, pd.Timestamp(date)))
+        row = C.claims_table(t2).set_index("claim_id").loc["msct_start"]
+        assert bool(row["passed"]) is ok, date
+
+
 def test_follow_up_against_the_claim(tables):
     fu = C.follow_up_vs_claim(tables).set_index("statistic")["months"]
     f = tables["adsl"].loc[tables["adsl"]["ARM"].astype(str) == "MSCT", "FUPM"]
