@@ -546,7 +546,8 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
     -------
     pandas.DataFrame, one row per claim in the resource's order: ``claim_id``, ``kind``,
     ``claim``, ``source`` (the seed, and the series it reports), ``published``,
-    ``published_value``, ``numerator``, ``denominator``, ``cohort`` (display names of the data's
+    ``published_value``, ``numerator``, ``denominator``, ``published_n`` (the published denominator,
+    or else the size of the series in ``sources.csv``), ``cohort`` (display names of the data's
     cohorts used, and how they were found), ``recomputed``, ``estimate``, ``lower``, ``upper``
     (95% CI where the estimator has one: percent for proportions and survival figures),
     ``estimator``, ``test``, ``check`` (``"agrees (by construction)"``, ``"differs"``,
@@ -555,14 +556,21 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
     """
     claims = seed_claims() if claims is None else claims
     sources = cohort_sources()
+    series_n = published.sources().set_index("source_id")["n_patients"]
     names = cohort_names(tables)
     rows = []
     for _, r in claims.iterrows():
         src = SEED_CITATION + (f"; {_series_label(r['series_source'])}" if isinstance(r["series_source"], str) else "")
+        if np.isfinite(r["denominator"]):
+            pub_n = f"{int(r['denominator'])}"
+        elif isinstance(r["series_source"], str) and pd.notna(series_n.get(r["series_source"], np.nan)):
+            pub_n = f"{series_n[r['series_source']]} (series)"
+        else:
+            pub_n = ""
         base = {"claim_id": r["claim_id"], "kind": r["kind"], "claim": r["claim"], "source": src,
                 "published": r["published_text"] if isinstance(r["published_text"], str) else "",
                 "published_value": r["published_value"], "numerator": r["numerator"],
-                "denominator": r["denominator"], "test": r["test"]}
+                "denominator": r["denominator"], "published_n": pub_n, "test": r["test"]}
         if r["kind"] == "not testable":
             rows.append({**base, **_result(recomputed="", estimator=""), "cohort": "", "check": "not testable",
                          "passed": pd.NA})
@@ -575,16 +583,17 @@ def claims_table(tables: dict, claims: pd.DataFrame | None = None, conf_level: f
         shown = ", ".join(names.get(c, c) for c in cohorts) + ("" if how == "by source" else f" ({how})")
         check = AGREES if res["passed"] else "differs"
         rows.append({**base, **res, "cohort": shown, "check": check, "passed": bool(res["passed"])})
-    cols = ["claim_id", "kind", "claim", "source", "published", "published_value", "numerator", "denominator",
+    cols = ["claim_id", "kind", "claim", "source", "published", "published_value", "numerator", "denominator", "published_n",
             "cohort", "recomputed", "estimate", "lower", "upper", "n", "estimator", "test", "check", "passed"]
     out = pd.DataFrame(rows)[cols]
     out["passed"] = out["passed"].astype("boolean")
     return out
 
 
-def claims_display(table: pd.DataFrame, kinds=("number", "qualitative")) -> pd.DataFrame:
-    """The claims table in print form: rounded, "—" for missing, the 95% CI as text, ``n`` = the
-    patients the recomputed value rests on (the denominator of a proportion)."""
+def claims_display(table: pd.DataFrame, kinds=("number",), with_test: bool = False) -> pd.DataFrame:
+    """The claims table in print form: the rows of ``kinds``, rounded, "—" for missing, the 95% CI
+    as text, ``n`` = the patients the recomputed value rests on (the denominator of a proportion),
+    and the operational test when ``with_test``."""
     t = table[table["kind"].isin(kinds)].copy()
 
     def ci(r):
@@ -594,7 +603,9 @@ def claims_display(table: pd.DataFrame, kinds=("number", "qualitative")) -> pd.D
 
     t["95% CI"] = t.apply(ci, axis=1)
     t["n"] = t["n"].map(lambda v: "—" if pd.isna(v) else f"{int(v)}")
-    out = t[["claim", "published", "cohort", "n", "recomputed", "95% CI", "estimator", "check"]].copy()
+    t = t.rename(columns={"published_n": "published n"})
+    cols = ["claim", "published", "published n", "cohort", "n", "recomputed", "95% CI", "estimator"]
+    out = t[cols + (["test"] if with_test else []) + ["check"]].copy()
     out.insert(1, "source", t["source"].str.replace(SEED_CITATION, "seed", regex=False))
     return out.fillna("—").replace("", "—").reset_index(drop=True)
 
