@@ -226,95 +226,77 @@ def cif_milestones(
 
 
 def _crst(y, m, ig, ng, rho):
-    """Score and variance of Gray's test within one stratum (transcribes cmprsk's ``crst``).
+    """Score and variance of Gray's test within one stratum (cmprsk's ``crst``, vectorised).
 
     ``y`` sorted times, ``m`` 0 censored / 1 cause of interest / 2 other cause, ``ig`` group
     codes 0..ng-1.  Returns (s, v): scores of the first ng-1 groups and their covariance.
-    The time loop runs on Python floats (groups are few): for 2-3 groups that is several times
-    faster than numpy on arrays of length ng.
+
+    The Fortran loops over distinct times; only its Kaplan-Meier products (``skm``), cumulative
+    incidences (``f1``, ``f``) and the running matrix ``c`` carry over from one time to the next,
+    and each is a cumulative product or sum over event times.  Everything else (the score ``s``
+    and the variance pieces ``v``, ``v2``, ``v3``) is a sum over event times of per-time terms, so
+    the whole recursion is done with numpy on arrays of shape (event times, ng[, ng]).  Equal to
+    the loop transcription (kept in tests/test_speed_equivalence.py) to rounding.
     """
     ng1 = ng - 1
-    _, inv = np.unique(y, return_inverse=True)
-    nt = int(inv.max()) + 1 if inv.size else 0
+    n = y.size
+    new = np.ones(n, dtype=bool)
+    new[1:] = y[1:] != y[:-1]
+    inv = np.cumsum(new) - 1  # distinct-time index of each subject (y is sorted)
+    nt = int(inv[-1]) + 1 if n else 0
     cell = inv * ng + ig
-    d1_all = np.bincount(cell[m == 1], minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    d2_all = np.bincount(cell[m == 2], minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    out_all = np.bincount(cell, minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    groups = range(ng)
-    first = range(ng1)
-    rs = np.bincount(ig, minlength=ng).astype(float).tolist()
-    s = [0.0] * ng1
-    v = [[0.0] * ng1 for _ in first]
-    f1m, f1, skmm, skm, v3 = [0.0] * ng, [0.0] * ng, [1.0] * ng, [1.0] * ng, [0.0] * ng
-    v2 = [[0.0] * ng for _ in first]
-    c = [[0.0] * ng for _ in groups]
-    fm = f = 0.0
-    for j in range(nt):
-        d1, d2 = d1_all[j], d2_all[j]
-        nd1, nd2 = sum(d1), sum(d2)
-        if nd1 > 0 or nd2 > 0:
-            pos = [r > 0 for r in rs]  # groups still at risk
-            for k in groups:
-                if pos[k]:
-                    skm[k] = skmm[k] * (rs[k] - d1[k] - d2[k]) / rs[k]
-                    f1[k] = f1m[k] + skmm[k] * d1[k] / rs[k]
-            t1 = [rs[k] / skmm[k] if pos[k] else 0.0 for k in groups]
-            tr = sum(t1)
-            tq = sum(rs[k] * (1 - f1m[k]) / skmm[k] for k in groups if pos[k])
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            a = [[-fb * t1[i] * t1[k] / tr for k in groups] for i in groups]
-            for i in groups:
-                a[i][i] = fb * t1[i] * (1 - t1[i] / tr) if pos[i] else 0.0
-            if nd1 > 0:
-                w = nd1 / (tr * (1 - fm))
-                for i in groups:
-                    ci, ai = c[i], a[i]
-                    for k in groups:
-                        ci[k] += ai[k] * w
-            for i in first:
-                if pos[i]:
-                    s[i] += fb * (d1[i] - nd1 * rs[i] * (1 - f1m[i]) / (skmm[i] * tq))
-            if nd1 > 0:
-                for k in groups:
-                    if not pos[k]:
-                        continue
-                    t4 = 1 - (1 - f) / skm[k] if skm[k] > 0 else 1.0
-                    t5 = 1 - (nd1 - 1) / (tr * skmm[k] - 1) if nd1 > 1 else 1.0
-                    t3 = t5 * skmm[k] * nd1 / (tr * rs[k])
-                    v3[k] += t4 * t4 * t3
-                    tv = [a[i][k] - t4 * c[i][k] for i in first]
-                    for i in first:
-                        v2[i][k] += tv[i] * t4 * t3
-                        vi = v[i]
-                        for l in first:
-                            vi[l] += tv[i] * tv[l] * t3
-            if nd2 > 0:
-                for k in groups:
-                    if not (skm[k] > 0 and d2[k] > 0):
-                        continue
-                    t4 = (1 - f) / skm[k]
-                    t5 = 1 - (d2[k] - 1) / (rs[k] - 1) if d2[k] > 1 else 1.0
-                    t3 = t5 * skmm[k] ** 2 * d2[k] / rs[k] ** 2
-                    v3[k] += t4 * t4 * t3
-                    tv = [t4 * c[i][k] for i in first]
-                    for i in first:
-                        v2[i][k] -= tv[i] * t4 * t3
-                        vi = v[i]
-                        for l in first:
-                            vi[l] += tv[i] * tv[l] * t3
-        if j == nt - 1:
-            break
-        out = out_all[j]
-        for k in groups:
-            rs[k] -= out[k]
-        fm = f
-        f1m = f1[:]
-        skmm = skm[:]
-    cc = np.array(c)[:ng1, :]
-    v2a = np.array(v2).reshape(ng1, ng)
-    vv = np.array(v).reshape(ng1, ng1) + (cc * np.array(v3)) @ cc.T + cc @ v2a.T + v2a @ cc.T
-    return np.array(s), vv
+    d1 = np.bincount(cell[m == 1], minlength=nt * ng).reshape(nt, ng)
+    d2 = np.bincount(cell[m == 2], minlength=nt * ng).reshape(nt, ng)
+    out = np.bincount(cell, minlength=nt * ng).reshape(nt, ng)
+    rs = np.bincount(ig, minlength=ng) - np.cumsum(out, axis=0) + out  # at risk (time >= t), by group
+    ev = np.flatnonzero((d1 + d2).any(axis=1))  # only event times change anything
+    d1, d2, rs = d1[ev].astype(float), d2[ev].astype(float), rs[ev].astype(float)
+    nd1, nd2 = d1.sum(axis=1), d2.sum(axis=1)
+    pos = rs > 0
+    if ev.size == 0:
+        return np.zeros(ng1), np.zeros((ng1, ng1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # group Kaplan-Meier (skm), group CIF of the cause (f1), pooled CIF (f); "m" = previous time
+        skm = np.cumprod(np.where(pos, (rs - d1 - d2) / rs, 1.0), axis=0)
+        skmm = np.vstack((np.ones((1, ng)), skm[:-1]))
+        f1m = np.vstack((np.zeros((1, ng)), np.cumsum(np.where(pos, skmm * d1 / rs, 0.0), axis=0)[:-1]))
+        t1 = np.where(pos, rs / skmm, 0.0)
+        tr = t1.sum(axis=1)
+        tq = np.where(pos, rs * (1 - f1m) / skmm, 0.0).sum(axis=1)
+        f = np.cumsum(nd1 / tr)
+        fm = np.concatenate(([0.0], f[:-1]))
+        fb = (1 - fm) ** rho
+        # a_j = fb (diag(t1) - t1 t1' / tr); c = running sum of a_j nd1 / (tr (1 - fm))
+        a = -(fb / tr)[:, None, None] * t1[:, :, None] * t1[:, None, :]
+        a[:, np.arange(ng), np.arange(ng)] = fb[:, None] * t1 * (1 - t1 / tr[:, None])
+        w = np.where(nd1 > 0, nd1 / (tr * (1 - fm)), 0.0)
+        c = np.cumsum(a * w[:, None, None], axis=0)
+        sc = fb[:, None] * (d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None]))
+        s = np.where(pos, sc, 0.0)[:, :ng1].sum(axis=0)
+        # event times of the cause of interest
+        r = nd1 > 0
+        k1, kk, km1, tr1, n1 = skm[r], skmm[r], pos[r], tr[r][:, None], nd1[r][:, None]
+        t4 = np.where(k1 > 0, 1 - (1 - f[r][:, None]) / k1, 1.0)
+        t5 = np.where(n1 > 1, 1 - (n1 - 1) / (tr1 * kk - 1), 1.0)
+        t3 = np.where(km1, t5 * kk * n1 / (tr1 * rs[r]), 0.0)
+        tv = a[r, :ng1, :] - t4[:, None, :] * c[r, :ng1, :]
+        v3 = (t4 * t4 * t3).sum(axis=0)
+        v2 = (tv * (t4 * t3)[:, None, :]).sum(axis=0)
+        v = np.tensordot(tv * t3[:, None, :], tv, axes=([0, 2], [0, 2]))
+        # event times of the competing causes
+        r = nd2 > 0
+        k1, kk, dd, rr = skm[r], skmm[r], d2[r], rs[r]
+        sel = (k1 > 0) & (dd > 0)
+        t4 = np.where(sel, (1 - f[r][:, None]) / k1, 0.0)
+        t5 = np.where(dd > 1, 1 - (dd - 1) / (rr - 1), 1.0)
+        t3 = np.where(sel, t5 * kk**2 * dd / rr**2, 0.0)
+        tv = t4[:, None, :] * c[r, :ng1, :]
+        v3 = v3 + (t4 * t4 * t3).sum(axis=0)
+        v2 = v2 - (tv * (t4 * t3)[:, None, :]).sum(axis=0)
+        v = v + np.tensordot(tv * t3[:, None, :], tv, axes=([0, 2], [0, 2]))
+    cc = c[-1, :ng1, :]
+    vv = v + (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
+    return s, vv
 
 
 def gray_test(time, status, group, strata=None, rho: float = 0.0) -> pd.DataFrame:
