@@ -109,6 +109,12 @@ def _crst_loop(y, m, ig, ng, rho):
     return np.array(s), vv
 
 
+def _crst_new(y, m, ig, ng, rho):
+    """The package's vectorised ``_crst`` with the loop's inputs (sorted y, m coded 0/1/2)."""
+    rs, d = cr._event_time_counts(y, np.asarray(m), ig, ng, 2)
+    return cr._crst(d[0], d[1], rs, rho)
+
+
 def _gray_loop(time, status, group, strata=None, rho=0.0):
     """Gray's test as the package computed it before vectorisation (sorted data, one ``_crst_loop``
     per stratum and cause, summed): (cause, chisq) pairs."""
@@ -183,7 +189,7 @@ def test_crst_vectorised_equals_loop(seed, n, ng, n_strata, res, rho):
         m = np.where(s == 0, 0, np.where(s == cause, 1, 2))
         for k in range(n_strata):
             w = ss == k
-            s_new, v_new = cr._crst(y[w], m[w], gg[w], ng, rho)
+            s_new, v_new = _crst_new(y[w], m[w], gg[w], ng, rho)
             s_old, v_old = _crst_loop(y[w], m[w], gg[w], ng, rho)
             assert s_new.shape == (ng - 1,) and v_new.shape == (ng - 1, ng - 1)
             np.testing.assert_allclose(s_new, s_old, rtol=1e-10, atol=1e-10)
@@ -204,13 +210,13 @@ def test_crst_edge_cases_equal_loop():
     g = np.array([0, 1, 2, 0, 1, 2, 0, 1, 0, 0, 1, 2, 0, 0, 1, 1])
     for rho in (0.0, 1.0):
         for ng_m in (m, np.where(m == 1, 2, np.where(m == 2, 1, 0))):
-            a = cr._crst(y, ng_m, g, 3, rho)
+            a = _crst_new(y, ng_m, g, 3, rho)
             b = _crst_loop(y, ng_m, g, 3, rho)
             np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(a[1], b[1], rtol=1e-12, atol=1e-12)
     for yy, mm, gg in [(np.array([1.0, 2.0]), np.array([0, 0]), np.array([0, 1])),
                        (np.array([3.0]), np.array([1]), np.array([1]))]:
-        a = cr._crst(yy, mm, gg, 2, 0.0)
+        a = _crst_new(yy, mm, gg, 2, 0.0)
         b = _crst_loop(yy, mm, gg, 2, 0.0)
         np.testing.assert_allclose(a[0], b[0], atol=1e-15)
         np.testing.assert_allclose(a[1], b[1], atol=1e-15)

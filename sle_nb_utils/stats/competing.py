@@ -225,76 +225,104 @@ def cif_milestones(
 # ---------------------------------------------------------------------------------------------
 
 
-def _crst(y, m, ig, ng, rho):
-    """Score and variance of Gray's test within one stratum (cmprsk's ``crst``, vectorised).
+def _event_time_counts(y, code, ig, ng, ncode):
+    """At-risk numbers and event counts, by group, at the distinct times with an event (one stratum).
 
-    ``y`` sorted times, ``m`` 0 censored / 1 cause of interest / 2 other cause, ``ig`` group
-    codes 0..ng-1.  Returns (s, v): scores of the first ng-1 groups and their covariance.
-
-    The Fortran loops over distinct times; only its Kaplan-Meier products (``skm``), cumulative
-    incidences (``f1``, ``f``) and the running matrix ``c`` carry over from one time to the next,
-    and each is a cumulative product or sum over event times.  Everything else (the score ``s``
-    and the variance pieces ``v``, ``v2``, ``v3``) is a sum over event times of per-time terms, so
-    the whole recursion is done with numpy on arrays of shape (event times, ng[, ng]).  Equal to
-    the loop transcription (kept in tests/test_speed_equivalence.py) to rounding.
+    ``y`` sorted times, ``code`` 0 = censored or 1..ncode (cause index), ``ig`` group codes
+    0..ng-1.  Returns ``rs`` (ng, times): subjects with time >= t, and ``d`` (ncode, ng, times):
+    events of each cause at t; both float, time along the last (contiguous) axis.  Times without
+    events change nothing in ``crst`` and are left out.
     """
-    ng1 = ng - 1
     n = y.size
     new = np.ones(n, dtype=bool)
     new[1:] = y[1:] != y[:-1]
-    inv = np.cumsum(new) - 1  # distinct-time index of each subject (y is sorted)
+    inv = np.cumsum(new) - 1  # distinct-time index of each subject
     nt = int(inv[-1]) + 1 if n else 0
-    cell = inv * ng + ig
-    d1 = np.bincount(cell[m == 1], minlength=nt * ng).reshape(nt, ng)
-    d2 = np.bincount(cell[m == 2], minlength=nt * ng).reshape(nt, ng)
-    out = np.bincount(cell, minlength=nt * ng).reshape(nt, ng)
-    rs = np.bincount(ig, minlength=ng) - np.cumsum(out, axis=0) + out  # at risk (time >= t), by group
-    ev = np.flatnonzero((d1 + d2).any(axis=1))  # only event times change anything
-    d1, d2, rs = d1[ev].astype(float), d2[ev].astype(float), rs[ev].astype(float)
-    nd1, nd2 = d1.sum(axis=1), d2.sum(axis=1)
-    pos = rs > 0
-    if ev.size == 0:
+    out = np.bincount(ig * nt + inv, minlength=ng * nt).reshape(ng, nt)
+    rs = out[:, ::-1].cumsum(axis=1)[:, ::-1]  # time >= t
+    e = code > 0
+    ie = inv[e]  # sorted
+    first = np.ones(ie.size, dtype=bool)
+    first[1:] = ie[1:] != ie[:-1]
+    ev = ie[first]
+    je = np.cumsum(first) - 1  # index among event times
+    ne = ev.size
+    d = np.bincount(((code[e] - 1) * ng + ig[e]) * ne + je, minlength=ncode * ng * ne)
+    return rs[:, ev].astype(float), d.reshape(ncode, ng, ne).astype(float)
+
+
+def _crst_km(d_all, rs):
+    """The parts of ``crst`` that do not depend on the cause: group Kaplan-Meier (all causes)."""
+    pos = rs > 0  # groups still at risk
+    skm = np.cumprod((np.maximum(rs, 1.0) - d_all) / np.maximum(rs, 1.0), axis=1)  # 1 where rs = 0
+    skmm = np.empty_like(skm)  # at the previous event time
+    skmm[:, :1] = 1.0
+    skmm[:, 1:] = skm[:, :-1]
+    t1 = np.divide(rs, skmm, out=np.zeros_like(rs), where=pos)
+    return pos, skm, skmm, t1, t1.sum(axis=0)
+
+
+def _crst(d1, d2, rs, rho, km=None):
+    """Score and variance of Gray's test within one stratum: cmprsk's ``crst``, vectorised over time.
+
+    ``d1``, ``d2``, ``rs`` (groups, event times): events of the cause of interest, events of other
+    causes, and subjects at risk, at each distinct time with at least one event (the others change
+    nothing); ``km`` is ``_crst_km(d1 + d2, rs)`` when already computed for another cause.
+    Returns (s, v): scores of the first ng-1 groups and their covariance.
+
+    The Fortran loops over distinct times; only its Kaplan-Meier products (``skm``), cumulative
+    incidences (``f1``, ``f``) and the running matrix ``c`` carry over from one time to the next,
+    and each is a cumulative product or sum over time.  Everything else (the score ``s`` and the
+    variance pieces ``v``, ``v2``, ``v3``) is a sum over time of per-time terms, so the recursion
+    runs in numpy on arrays of shape (ng[, ng], event times).  Only the first ng-1 rows of ``a``
+    and ``c`` enter the result.  Equal to the loop transcription (kept in
+    tests/test_speed_equivalence.py) to rounding.
+    """
+    ng, ne = rs.shape
+    ng1 = ng - 1
+    if ne == 0:
         return np.zeros(ng1), np.zeros((ng1, ng1))
+    pos, skm, skmm, t1, tr = _crst_km(d1 + d2, rs) if km is None else km
+    nd1 = d1.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # group Kaplan-Meier (skm), group CIF of the cause (f1), pooled CIF (f); "m" = previous time
-        skm = np.cumprod(np.where(pos, (rs - d1 - d2) / rs, 1.0), axis=0)
-        skmm = np.vstack((np.ones((1, ng)), skm[:-1]))
-        f1m = np.vstack((np.zeros((1, ng)), np.cumsum(np.where(pos, skmm * d1 / rs, 0.0), axis=0)[:-1]))
-        t1 = np.where(pos, rs / skmm, 0.0)
-        tr = t1.sum(axis=1)
-        tq = np.where(pos, rs * (1 - f1m) / skmm, 0.0).sum(axis=1)
+        # group CIF of the cause (f1) and pooled CIF (f); "m" = at the previous event time
+        f1m = np.zeros_like(skm)
+        np.cumsum(np.divide(skmm * d1, rs, out=np.zeros_like(rs), where=pos)[:, :-1], axis=1, out=f1m[:, 1:])
+        q = np.divide(rs * (1 - f1m), skmm, out=np.zeros_like(rs), where=pos)
+        tq = q.sum(axis=0)
         f = np.cumsum(nd1 / tr)
-        fm = np.concatenate(([0.0], f[:-1]))
+        fm = np.empty_like(f)
+        fm[0] = 0.0
+        fm[1:] = f[:-1]
         fb = (1 - fm) ** rho
-        # a_j = fb (diag(t1) - t1 t1' / tr); c = running sum of a_j nd1 / (tr (1 - fm))
-        a = -(fb / tr)[:, None, None] * t1[:, :, None] * t1[:, None, :]
-        a[:, np.arange(ng), np.arange(ng)] = fb[:, None] * t1 * (1 - t1 / tr[:, None])
-        w = np.where(nd1 > 0, nd1 / (tr * (1 - fm)), 0.0)
-        c = np.cumsum(a * w[:, None, None], axis=0)
-        sc = fb[:, None] * (d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None]))
-        s = np.where(pos, sc, 0.0)[:, :ng1].sum(axis=0)
+        s = (fb * (d1[:ng1] - nd1 * q[:ng1] / tq)).sum(axis=1)
+        # a_j = fb (diag(t1) - t1 t1' / tr) (rows 0..ng-2); c = running sum of a_j nd1 / (tr (1 - fm))
+        a = -(fb / tr) * t1[:ng1, None, :] * t1[None, :, :]
+        for i in range(ng1):
+            a[i, i] = fb * t1[i] * (1 - t1[i] / tr)
+        c = np.cumsum(a * (nd1 / (tr * (1 - fm))), axis=2)  # nd1 = 0: adds 0
         # event times of the cause of interest
-        r = nd1 > 0
-        k1, kk, km1, tr1, n1 = skm[r], skmm[r], pos[r], tr[r][:, None], nd1[r][:, None]
-        t4 = np.where(k1 > 0, 1 - (1 - f[r][:, None]) / k1, 1.0)
+        r = np.flatnonzero(nd1)
+        k1, kk, tr1, n1 = skm[:, r], skmm[:, r], tr[r], nd1[r]
+        t4 = np.where(k1 > 0, 1 - (1 - f[r]) / k1, 1.0)
         t5 = np.where(n1 > 1, 1 - (n1 - 1) / (tr1 * kk - 1), 1.0)
-        t3 = np.where(km1, t5 * kk * n1 / (tr1 * rs[r]), 0.0)
-        tv = a[r, :ng1, :] - t4[:, None, :] * c[r, :ng1, :]
-        v3 = (t4 * t4 * t3).sum(axis=0)
-        v2 = (tv * (t4 * t3)[:, None, :]).sum(axis=0)
-        v = np.tensordot(tv * t3[:, None, :], tv, axes=([0, 2], [0, 2]))
+        t3 = np.where(pos[:, r], t5 * kk * n1 / (tr1 * rs[:, r]), 0.0)
+        tv = a[:, :, r] - t4 * c[:, :, r]
+        v3 = (t4 * t4 * t3).sum(axis=1)
+        v2 = (tv * (t4 * t3)).sum(axis=2)
+        v = np.tensordot(tv * t3, tv, axes=([1, 2], [1, 2]))
         # event times of the competing causes
-        r = nd2 > 0
-        k1, kk, dd, rr = skm[r], skmm[r], d2[r], rs[r]
+        r = np.flatnonzero(d2.any(axis=0))
+        k1, kk, dd, rr = skm[:, r], skmm[:, r], d2[:, r], rs[:, r]
         sel = (k1 > 0) & (dd > 0)
-        t4 = np.where(sel, (1 - f[r][:, None]) / k1, 0.0)
+        t4 = np.where(sel, (1 - f[r]) / k1, 0.0)
         t5 = np.where(dd > 1, 1 - (dd - 1) / (rr - 1), 1.0)
         t3 = np.where(sel, t5 * kk**2 * dd / rr**2, 0.0)
-        tv = t4[:, None, :] * c[r, :ng1, :]
-        v3 = v3 + (t4 * t4 * t3).sum(axis=0)
-        v2 = v2 - (tv * (t4 * t3)[:, None, :]).sum(axis=0)
-        v = v + np.tensordot(tv * t3[:, None, :], tv, axes=([0, 2], [0, 2]))
-    cc = c[-1, :ng1, :]
+        tv = t4 * c[:, :, r]
+        v3 = v3 + (t4 * t4 * t3).sum(axis=1)
+        v2 = v2 - (tv * (t4 * t3)).sum(axis=2)
+        v = v + np.tensordot(tv * t3, tv, axes=([1, 2], [1, 2]))
+    cc = c[:, :, -1]
     vv = v + (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
     return s, vv
 
@@ -334,20 +362,26 @@ def gray_test(time, status, group, strata=None, rho: float = 0.0) -> pd.DataFram
     ng = labels.size
     if not np.any(s != 0):
         raise BadInputError("no events of any cause: Gray's test has nothing to compare", column="status")
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)  # the order within tied times does not matter
     t, s, g, st = t[order], s[order], g[order], st[order]
+    causes = np.unique(s[s != 0])
+    code = np.where(s == 0, 0, np.searchsorted(causes, s) + 1)
+    score = np.zeros((causes.size, ng - 1))
+    var = np.zeros((causes.size, ng - 1, ng - 1))
+    levels = np.unique(st)
+    for k in levels:
+        w = slice(None) if levels.size == 1 else st == k
+        rs, d = _event_time_counts(t[w], code[w], g[w], ng, causes.size)
+        d_all = d.sum(axis=0)
+        km = _crst_km(d_all, rs)
+        for i in range(causes.size):  # cause i against all other causes
+            sc, vv = _crst(d[i], d_all - d[i], rs, rho, km)
+            score[i] += sc
+            var[i] += vv
     rows = []
-    for cause in np.unique(s[s != 0]):
-        m = np.where(s == 0, 0, np.where(s == cause, 1, 2))
-        score = np.zeros(ng - 1)
-        var = np.zeros((ng - 1, ng - 1))
-        for k in np.unique(st):
-            w = st == k
-            sc, vv = _crst(t[w], m[w], g[w], ng, rho)
-            score += sc
-            var += vv
-        if np.linalg.matrix_rank(var) == ng - 1:
-            chisq = float(score @ np.linalg.solve(var, score))
+    for cause, sc, vv in zip(causes, score, var):
+        if np.linalg.matrix_rank(vv) == ng - 1:
+            chisq = float(sc @ np.linalg.solve(vv, sc))
             p, note = float(stats.chi2.sf(chisq, ng - 1)), ""
         else:  # cmprsk returns stat = -1 here; we say why instead
             chisq, p, note = np.nan, np.nan, "singular variance: not testable (e.g. no events of this cause in a group)"
