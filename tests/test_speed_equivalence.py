@@ -220,3 +220,22 @@ def test_crst_edge_cases_equal_loop():
         b = _crst_loop(yy, mm, gg, 2, 0.0)
         np.testing.assert_allclose(a[0], b[0], atol=1e-15)
         np.testing.assert_allclose(a[1], b[1], atol=1e-15)
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_bench_with_r_small():
+    """The benchmark's R side runs and lines up with ours (tiny sizes; a few seconds of R)."""
+    import shutil
+
+    from sle_nb_utils.bench import survival as bench_survival
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not found")
+    out = bench_survival.run(sizes=(3000,), crr_max_n=2000, crr_n=1000, repeats=1)
+    assert len(out) == 12
+    timed = out[~((out.method == "fine_gray") & (out.n == 3000))]
+    assert timed.r_s.notna().all() and (timed.note == "").all()
+    np.testing.assert_allclose(timed.ratio, timed.python_s / timed.r_s)
+    fg = out[(out.method == "fine_gray") & (out.n == 3000)]
+    assert fg.r_s.isna().all() and fg.note.str.startswith("crr not timed: quadratic").all()
