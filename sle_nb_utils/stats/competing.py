@@ -251,6 +251,11 @@ def _event_time_counts(y, code, ig, ng, ncode):
     return rs[:, ev].astype(float), d.reshape(ncode, ng, ne).astype(float)
 
 
+def _outer_sum(x, y):
+    """sum over the last two axes of x[i] * y[l], as a (rows, rows) matrix (no BLAS threads)."""
+    return np.array([[np.sum(xi * yl) for yl in y] for xi in x]).reshape(x.shape[0], y.shape[0])
+
+
 def _crst_km(d_all, rs):
     """The parts of ``crst`` that do not depend on the cause: group Kaplan-Meier (all causes)."""
     pos = rs > 0  # groups still at risk
@@ -310,7 +315,7 @@ def _crst(d1, d2, rs, rho, km=None):
         tv = a[:, :, r] - t4 * c[:, :, r]
         v3 = (t4 * t4 * t3).sum(axis=1)
         v2 = (tv * (t4 * t3)).sum(axis=2)
-        v = np.tensordot(tv * t3, tv, axes=([1, 2], [1, 2]))
+        v = _outer_sum(tv * t3, tv)
         # event times of the competing causes
         r = np.flatnonzero(d2.any(axis=0))
         k1, kk, dd, rr = skm[:, r], skmm[:, r], d2[:, r], rs[:, r]
@@ -321,7 +326,7 @@ def _crst(d1, d2, rs, rho, km=None):
         tv = t4 * c[:, :, r]
         v3 = v3 + (t4 * t4 * t3).sum(axis=1)
         v2 = v2 - (tv * (t4 * t3)).sum(axis=2)
-        v = v + np.tensordot(tv * t3, tv, axes=([1, 2], [1, 2]))
+        v = v + _outer_sum(tv * t3, tv)
     cc = c[:, :, -1]
     vv = v + (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
     return s, vv
