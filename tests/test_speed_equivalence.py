@@ -239,3 +239,30 @@ def test_bench_with_r_small():
     np.testing.assert_allclose(timed.ratio, timed.python_s / timed.r_s)
     fg = out[(out.method == "fine_gray") & (out.n == 3000)]
     assert fg.r_s.isna().all() and fg.note.str.startswith("crr not timed: quadratic").all()
+
+
+@pytest.mark.parametrize("seed,res", [(11, 1.0), (12, 0.1), (13, 1e-9)])
+def test_fine_gray_risk_set_sums_equal_brute_force(seed, res):
+    """_FGData's binned risk-set sums equal the definition, summed subject by subject (O(n^2)):
+    at each event time tau, S_m = sum over t_i >= tau of r_i x_i^m plus, over competing events
+    with t_j < tau, r_j x_j^m G(tau-) / G(t_j-) (Fine & Gray 1999, crr's weights)."""
+    rng = np.random.default_rng(seed)
+    n, p = 300, 3
+    t = np.maximum(np.round(rng.exponential(20, n) / res) * res, res)
+    s = rng.choice([0, 1, 2, 3], n, p=[0.3, 0.35, 0.25, 0.1])
+    X = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n), rng.uniform(20, 60, n)])
+    fd = cr._FGData(t, s, X, 1)
+    b = np.array([0.3, -0.5, 0.02])
+    _, r, S0, S1, S2 = fd.sums(b)
+    ts, Xs, rs_ = fd.t, fd.X, np.exp(fd.X @ b)
+    np.testing.assert_allclose(r, rs_, rtol=1e-14)
+    for k, tau in enumerate(fd.et):
+        w = np.where(ts >= tau, rs_, 0.0) + np.where(fd.comp & (ts < tau), rs_ * fd.Ge[k] / fd.G, 0.0)
+        np.testing.assert_allclose(S0[k], w.sum(), rtol=1e-12)
+        np.testing.assert_allclose(S1[k], w @ Xs, rtol=1e-12)
+        np.testing.assert_allclose(S2[k], (Xs * w[:, None]).T @ Xs, rtol=1e-12)
+    # the censoring Kaplan-Meier at t- (crr's uuu) by its definition
+    for i in rng.integers(0, n, 20):
+        before = np.unique(ts[ts < ts[i]])
+        g = np.prod([1 - np.sum((ts == u) & fd.cens) / np.sum(ts >= u) for u in before])
+        np.testing.assert_allclose(fd.G[i], g, rtol=1e-12)

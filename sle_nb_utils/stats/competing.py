@@ -411,8 +411,13 @@ class _FGData:
         self.comp = (s != 0) & (s != cause)
         self.cens = s == 0
         n = self.t.size
-        ut, first, inv, cnt = np.unique(self.t, return_index=True, return_inverse=True, return_counts=True)
+        new = np.ones(n, dtype=bool)  # first subject of each distinct time (t is sorted)
+        new[1:] = self.t[1:] != self.t[:-1]
+        first = np.flatnonzero(new)
+        inv = np.cumsum(new) - 1
+        ut = self.t[first]
         self.first = first[inv]  # index of the first subject with the same time
+        self.first_u = first
         y = n - first  # at risk (time >= t), by distinct time
         nc = np.bincount(inv, weights=self.cens, minlength=ut.size)
         gsurv = np.cumprod(1.0 - nc / y)
@@ -429,28 +434,44 @@ class _FGData:
         self.efirst = np.searchsorted(self.t, et, side="left")
         self.Ge = self.G[self.efirst]
         self.xsum_ev = self.X[self.ev].sum(axis=0)
+        # risk sets as bins: subject i is at risk at the event times tau_k <= t_i (k < k_le[i]);
+        # a competing subject j adds to the weighted part at tau_k > t_j (k >= k_le[j])
+        self.k_le = np.searchsorted(et, self.t, side="right")  # event times <= t_i
+        self.k_ge = np.searchsorted(et, self.t, side="left")  # event times < t_i
+        self.ci = np.flatnonzero(self.comp)
+        self.k_comp = self.k_le[self.ci]
+        self.G_comp = self.G[self.ci]
+        self.Xf = np.asfortranarray(self.X)  # contiguous columns
+        self.Xc = np.asfortranarray(self.X[self.ci])
+
+    def _at_events(self, w, wc):
+        """sum of w over t >= tau, plus G(tau-) * sum of wc over competing events with t < tau,
+        at each distinct event time tau (bincounts over risk-set bins, then cumulative sums)."""
+        ne = self.et.size
+        suf = np.cumsum(np.bincount(self.k_le, weights=w, minlength=ne + 1)[::-1])[::-1][1:]
+        pre = np.cumsum(np.bincount(self.k_comp, weights=wc, minlength=ne + 1))[:ne]
+        return suf + self.Ge * pre
 
     def sums(self, b, second=True):
-        """S0, S1 (and S2) over the Fine-Gray risk set at each distinct event time."""
+        """S0, S1 (and S2) over the Fine-Gray risk set at each distinct event time.
+
+        Only per-subject weights of length n are formed (never n x p x p arrays); each sum is
+        accumulated straight into the bins of the event times.
+        """
         eta = self.X @ b
         r = np.exp(eta)
-        rc = np.where(self.comp, r / self.G, 0.0)
-        idx = self.efirst
-
-        def at_events(w, arr):
-            # suffix sums over t >= tau plus G(tau-) * prefix sums of competing over t < tau
-            wa = w[:, None] * arr if arr is not None else w[:, None]
-            suf = np.cumsum(wa[::-1], axis=0)[::-1]
-            pre = np.concatenate((np.zeros((1, wa.shape[1])), np.cumsum(np.where(self.comp[:, None], rc[:, None] * (arr if arr is not None else 1.0), 0.0), axis=0)))
-            return suf[idx] + self.Ge[:, None] * pre[idx]
-
-        S0 = at_events(r, None)[:, 0]
-        S1 = at_events(r, self.X)
+        rc = r[self.ci] / self.G_comp
+        S0 = self._at_events(r, rc)
+        p = self.X.shape[1]
+        rx = [r * x for x in self.Xf.T]
+        rcx = [rc * x for x in self.Xc.T]
+        S1 = np.column_stack([self._at_events(w, wc) for w, wc in zip(rx, rcx)])
         S2 = None
         if second:
-            p = self.X.shape[1]
-            XX = (self.X[:, :, None] * self.X[:, None, :]).reshape(-1, p * p)
-            S2 = at_events(r, XX).reshape(-1, p, p)
+            S2 = np.empty((self.et.size, p, p))
+            for i in range(p):
+                for j in range(i, p):
+                    S2[:, i, j] = S2[:, j, i] = self._at_events(rx[i] * self.Xf[:, j], rcx[i] * self.Xc[:, j])
         return eta, r, S0, S1, S2
 
     def objective(self, b, second=True):
@@ -478,8 +499,7 @@ class _FGData:
         gw = twf * self.Ge / S0
         E0 = np.concatenate((np.cumsum(gw[::-1])[::-1], [0.0]))
         E1 = np.vstack((np.cumsum((gw[:, None] * xbar)[::-1], axis=0)[::-1], np.zeros((1, X.shape[1]))))
-        k_le = np.searchsorted(et, t, side="right")  # number of event times <= t_i
-        k_ge = np.searchsorted(et, t, side="left")  # first event time >= t_i
+        k_le, k_ge = self.k_le, self.k_ge  # event times <= t_i; event times < t_i
         # score residual eta_i (d N_i part and d Lambda part)
         res = -r[:, None] * (X * D0[k_le][:, None] - D1[k_le])
         rc = np.where(self.comp, r / self.G, 0.0)
@@ -490,8 +510,8 @@ class _FGData:
         A0 = np.concatenate(([0.0], np.cumsum(rc)))[self.first]  # competing with t < t_i
         A1 = np.vstack((np.zeros((1, X.shape[1])), np.cumsum(rc[:, None] * X, axis=0)))[self.first]
         q = A1 * E0[k_ge][:, None] - A0[:, None] * E1[k_ge]  # q(t_i), per subject
-        qu = q[np.unique(self.first)]  # per distinct time
-        yu = self.Y[np.unique(self.first)]
+        qu = q[self.first_u]  # per distinct time
+        yu = self.Y[self.first_u]
         cs = np.cumsum(-(self.nc_u / yu**2)[:, None] * qu, axis=0)[self.inv]
         psi = cs + np.where(self.cens, 1.0 / self.Y, 0.0)[:, None] * q
         u = res + psi
