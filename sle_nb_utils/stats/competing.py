@@ -309,20 +309,24 @@ def _crst(d1, d2, rs, rho, km=None):
         # event times of the cause of interest
         r = np.flatnonzero(nd1)
         k1, kk, tr1, n1 = skm[:, r], skmm[:, r], tr[r], nd1[r]
-        t4 = np.where(k1 > 0, 1 - (1 - f[r]) / k1, 1.0)
-        t5 = np.where(n1 > 1, 1 - (n1 - 1) / (tr1 * kk - 1), 1.0)
-        t3 = np.where(pos[:, r], t5 * kk * n1 / (tr1 * rs[:, r]), 0.0)
+        t4 = 1 - np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=k1 > 0)
+        t5 = np.ones_like(kk)  # correction for tied events
+        tied = np.flatnonzero(n1 > 1)
+        t5[:, tied] = 1 - (n1[tied] - 1) / (tr1[tied] * kk[:, tied] - 1)
+        t3 = np.divide(t5 * kk * n1, tr1 * rs[:, r], out=np.zeros_like(kk), where=pos[:, r])
         tv = a[:, :, r] - t4 * c[:, :, r]
         v3 = (t4 * t4 * t3).sum(axis=1)
         v2 = (tv * (t4 * t3)).sum(axis=2)
         v = _outer_sum(tv * t3, tv)
         # event times of the competing causes
-        r = np.flatnonzero(d2.any(axis=0))
+        r = np.flatnonzero(d2.sum(axis=0))
         k1, kk, dd, rr = skm[:, r], skmm[:, r], d2[:, r], rs[:, r]
         sel = (k1 > 0) & (dd > 0)
-        t4 = np.where(sel, (1 - f[r]) / k1, 0.0)
-        t5 = np.where(dd > 1, 1 - (dd - 1) / (rr - 1), 1.0)
-        t3 = np.where(sel, t5 * kk**2 * dd / rr**2, 0.0)
+        t4 = np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=sel)
+        t5 = np.ones_like(dd)
+        tied = dd > 1
+        t5[tied] = 1 - (dd[tied] - 1) / (rr[tied] - 1)
+        t3 = np.divide(t5 * kk**2 * dd, rr**2, out=np.zeros_like(dd), where=sel)
         tv = t4 * c[:, :, r]
         v3 = v3 + (t4 * t4 * t3).sum(axis=1)
         v2 = v2 - (tv * (t4 * t3)).sum(axis=2)
@@ -370,12 +374,12 @@ def gray_test(time, status, group, strata=None, rho: float = 0.0) -> pd.DataFram
     order = np.argsort(t)  # the order within tied times does not matter
     t, s, g, st = t[order], s[order], g[order], st[order]
     causes = np.unique(s[s != 0])
-    code = np.where(s == 0, 0, np.searchsorted(causes, s) + 1)
+    code = np.where(s == 0, 0, np.searchsorted(causes, s) + 1)  # 0 censored, i + 1 for causes[i]
     score = np.zeros((causes.size, ng - 1))
     var = np.zeros((causes.size, ng - 1, ng - 1))
-    levels = np.unique(st)
-    for k in levels:
-        w = slice(None) if levels.size == 1 else st == k
+    n_strata = int(st.max()) + 1  # stratum codes 0..k-1, all present
+    for k in range(n_strata):
+        w = slice(None) if n_strata == 1 else st == k
         rs, d = _event_time_counts(t[w], code[w], g[w], ng, causes.size)
         d_all = d.sum(axis=0)
         km = _crst_km(d_all, rs)
