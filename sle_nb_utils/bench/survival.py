@@ -59,22 +59,40 @@ R_SCRIPT = r"""
 suppressPackageStartupMessages({library(survival); library(cmprsk)})
 a <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(a[1]); crr_max_n <- as.numeric(a[2]); reps <- as.integer(a[3]); n <- nrow(d)
-best <- function(f) min(replicate(reps, unname(system.time(f())["elapsed"])))
+Q <- as.numeric(strsplit(a[4], ",")[[1]])
+best <- function(f, reps) {  # best elapsed time of reps runs, and the result
+  tt <- Inf
+  for (i in seq_len(reps)) { st <- system.time(res <- f()); tt <- min(tt, unname(st["elapsed"])) }
+  list(s = tt, res = res)
+}
 X <- as.matrix(d[, c("arm", "age", "nephritis")])
 out <- NULL
+add <- function(method, tt, b, value) {
+  out <<- rbind(out, data.frame(method = method, times = tt, r_s = b$s,
+                                r_values = paste(sprintf("%.17g", value), collapse = ";")))
+}
 for (tt in c("continuous", "tied 0.1 month")) {
   time <- if (tt == "continuous") d$time_cont else d$time_tied
   event <- d$event; status <- d$status; arm <- d$arm
-  s <- c(
-    kaplan_meier = best(function() survfit(Surv(time, event) ~ 1)),
-    logrank_test = best(function() survdiff(Surv(time, event) ~ arm)),
-    aalen_johansen = best(function() cuminc(time, status)),
-    gray_test = best(function() cuminc(time, status, arm)),
-    fine_gray = if (n <= crr_max_n) unname(system.time(crr(time, status, X))["elapsed"]) else NA)
-  out <- rbind(out, data.frame(method = names(s), times = tt, r_s = unname(s)))
+  b <- best(function() survfit(Surv(time, event) ~ 1), reps)
+  add("kaplan_meier", tt, b, summary(b$res, times = Q)$surv)
+  b <- best(function() survdiff(Surv(time, event) ~ arm), reps)
+  add("logrank_test", tt, b, b$res$chisq)
+  b <- best(function() cuminc(time, status), reps)
+  add("aalen_johansen", tt, b, timepoints(b$res, Q)$est[1, ])
+  b <- best(function() cuminc(time, status, arm), reps)
+  add("gray_test", tt, b, b$res$Tests[, "stat"])
+  if (n <= crr_max_n) {
+    b <- best(function() crr(time, status, X), 1)
+    add("fine_gray", tt, b, b$res$coef)
+  }
 }
 write.csv(out, stdout(), row.names = FALSE)
 """
+
+#: Times (months) at which the curves are compared with R.
+CHECK_AT = (6.0, 12.0, 24.0, 48.0)
+
 
 
 def simulate(n: int, seed: int = 20240501, ties: bool = True) -> pd.DataFrame:
@@ -106,13 +124,20 @@ def _both(n: int, seed: int) -> pd.DataFrame:
     return d
 
 
-def _best(fn, repeats: int) -> float:
+def _best(fn, repeats: int):
+    """Best wall-clock seconds of ``repeats`` calls, and the result of the last one."""
     out = np.inf
     for _ in range(repeats):
         t0 = _time.perf_counter()
-        fn()
+        res = fn()
         out = min(out, _time.perf_counter() - t0)
-    return out
+    return out, res
+
+
+def _step_at(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The step function ``column`` of a curve table at the times ``CHECK_AT``."""
+    idx = np.searchsorted(frame.time.to_numpy(), CHECK_AT, side="right") - 1
+    return frame[column].to_numpy()[idx]
 
 
 def _python_timings(d: pd.DataFrame, repeats: int, methods=tuple(METHODS)) -> pd.DataFrame:
@@ -121,14 +146,16 @@ def _python_timings(d: pd.DataFrame, repeats: int, methods=tuple(METHODS)) -> pd
     rows = []
     for label, col in TIMES.items():
         t = d[col].to_numpy()
-        calls = {
-            "kaplan_meier": lambda: sv.kaplan_meier(t, e),
-            "logrank_test": lambda: sv.logrank_test(t, e, g),
-            "aalen_johansen": lambda: cr.aalen_johansen(t, s),
-            "gray_test": lambda: cr.gray_test(t, s, g),
-            "fine_gray": lambda: cr.fine_gray(t, s, X),
+        calls = {  # the timed call, and the numbers compared with R
+            "kaplan_meier": (lambda: sv.kaplan_meier(t, e), lambda r: _step_at(r, "surv")),
+            "logrank_test": (lambda: sv.logrank_test(t, e, g), lambda r: r.chisq.to_numpy()[:1]),
+            "aalen_johansen": (lambda: cr.aalen_johansen(t, s), lambda r: _step_at(r, "cif")),
+            "gray_test": (lambda: cr.gray_test(t, s, g), lambda r: r.chisq.to_numpy()),
+            "fine_gray": (lambda: cr.fine_gray(t, s, X), lambda r: np.asarray(r.params)),
         }
-        rows += [{"method": m, "times": label, "python_s": _best(calls[m], repeats)} for m in methods]
+        for m in methods:
+            seconds, res = _best(calls[m][0], repeats)
+            rows.append({"method": m, "times": label, "python_s": seconds, "values": calls[m][1](res)})
     return pd.DataFrame(rows)
 
 
@@ -140,9 +167,17 @@ def _r_timings(d: pd.DataFrame, crr_max_n: int, repeats: int) -> pd.DataFrame | 
         script = Path(tmp) / "bench.R"
         d.to_csv(data, index=False)
         script.write_text(R_SCRIPT)
-        res = subprocess.run(["Rscript", str(script), str(data), str(crr_max_n), str(repeats)],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(["Rscript", str(script), str(data), str(crr_max_n), str(repeats),
+                              ",".join(f"{q:g}" for q in CHECK_AT)], capture_output=True, text=True, check=True)
     return pd.read_csv(StringIO(res.stdout))
+
+
+def _max_abs_diff(ours, r_values) -> float:
+    if not isinstance(r_values, str):
+        return np.nan
+    theirs = np.array([float(v) for v in r_values.split(";")])
+    ours = np.asarray(ours, dtype=float)
+    return float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else np.inf
 
 
 def _note(method: str, n: int, py_s: float, r_s: float, crr_max_n: int) -> str:
@@ -189,7 +224,9 @@ def run(
         One row per method, n and kind of times, sorted by method, n, times: ``method`` (function
         of :mod:`sle_nb_utils.stats`), ``r_function``, ``n``, ``times`` ("continuous" or
         "tied 0.1 month"), ``python_s``, ``r_s`` (seconds; NaN when not run), ``ratio``
-        (python_s / r_s), ``note``.
+        (python_s / r_s), ``max_abs_diff`` (largest absolute difference from R of the numbers
+        compared: S(t) or the cause-1 CIF at ``CHECK_AT`` months, the chi-square(s), the
+        Fine-Gray coefficients; NaN when R did not run), ``note``.
     """
     jobs = [(int(n), tuple(METHODS)) for n in sizes]
     if crr_n is not None and int(crr_n) not in {n for n, _ in jobs}:
@@ -201,8 +238,10 @@ def run(
         r = _r_timings(d, crr_max_n, repeats) if with_r else None
         if r is None:
             py["r_s"] = np.nan
+            py["r_values"] = None
         else:
             py = py.merge(r, on=["method", "times"], how="left")
+        py["max_abs_diff"] = [_max_abs_diff(a, b) for a, b in zip(py["values"], py.r_values)]
         py["n"] = n
         parts.append(py)
     out = pd.concat(parts, ignore_index=True)
@@ -210,7 +249,7 @@ def run(
     out["ratio"] = out.python_s / out.r_s
     out["note"] = [_note(m, n, p, r, crr_max_n)
                    for m, n, p, r in zip(out.method, out.n, out.python_s, out.r_s)]
-    out = out[["method", "r_function", "n", "times", "python_s", "r_s", "ratio", "note"]]
+    out = out[["method", "r_function", "n", "times", "python_s", "r_s", "ratio", "max_abs_diff", "note"]]
     order = {m: i for i, m in enumerate(METHODS)}
     out = out.sort_values(["method", "n", "times"], key=lambda c: c.map(order) if c.name == "method" else c,
                           kind="stable")
