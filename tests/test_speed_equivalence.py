@@ -241,6 +241,7 @@ def test_bench_with_r_small():
     timed = out[~((out.method == "fine_gray") & (out.n == 3000))]
     assert timed.r_s.notna().all() and (timed.note == "").all()
     np.testing.assert_allclose(timed.ratio, timed.python_s / timed.r_s)
+    assert timed.r_cpu_s.notna().all()
     assert (timed.max_abs_diff < 1e-8).all()  # same numbers as R (curves, chi-squares, crr coefficients)
     fg = out[(out.method == "fine_gray") & (out.n == 3000)]
     assert fg.r_s.isna().all() and fg.note.str.startswith("crr not timed: quadratic").all()
