@@ -183,8 +183,11 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("block", [None, 5])
 @pytest.mark.parametrize("seed,n,ng,n_strata,res,rho", CASES)
-def test_crst_vectorised_equals_loop(seed, n, ng, n_strata, res, rho):
+def test_crst_vectorised_equals_loop(seed, n, ng, n_strata, res, rho, block, monkeypatch):
+    if block is not None:  # many blocks of event times, carrying the running sums across them
+        monkeypatch.setattr(cr, "_CRST_BLOCK", block)
     time, status, g, st = _random_cr(seed, n, ng, n_strata, res)
     assert len(np.unique(time)) < len(time)  # ties present
     order = np.argsort(time, kind="stable")
@@ -206,9 +209,12 @@ def test_crst_vectorised_equals_loop(seed, n, ng, n_strata, res, rho):
     np.testing.assert_allclose(p.p, stats.chi2.sf([ref[c] for c in p.cause], ng - 1), rtol=1e-9, atol=1e-12)
 
 
-def test_crst_edge_cases_equal_loop():
+@pytest.mark.parametrize("block", [None, 1, 2])
+def test_crst_edge_cases_equal_loop(block, monkeypatch):
     """A group no longer at risk, a Kaplan-Meier reaching 0, a cause absent from one group,
     a stratum with censorings only, and a one-subject stratum."""
+    if block is not None:
+        monkeypatch.setattr(cr, "_CRST_BLOCK", block)
     y = np.array([1, 1, 2, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 9, 9, 10], dtype=float)
     m = np.array([1, 2, 0, 1, 1, 2, 1, 0, 2, 1, 1, 0, 1, 2, 1, 1])
     g = np.array([0, 1, 2, 0, 1, 2, 0, 1, 0, 0, 1, 2, 0, 0, 1, 1])

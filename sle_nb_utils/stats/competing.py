@@ -267,6 +267,10 @@ def _crst_km(d_all, rs):
     return pos, skm, skmm, t1, t1.sum(axis=0)
 
 
+#: Event times per block in :func:`_crst` (temporaries of a few hundred kB stay in cache).
+_CRST_BLOCK = 1 << 15
+
+
 def _crst(d1, d2, rs, rho, km=None):
     """Score and variance of Gray's test within one stratum: cmprsk's ``crst``, vectorised over time.
 
@@ -279,59 +283,67 @@ def _crst(d1, d2, rs, rho, km=None):
     incidences (``f1``, ``f``) and the running matrix ``c`` carry over from one time to the next,
     and each is a cumulative product or sum over time.  Everything else (the score ``s`` and the
     variance pieces ``v``, ``v2``, ``v3``) is a sum over time of per-time terms, so the recursion
-    runs in numpy on arrays of shape (ng[, ng], event times).  Only the first ng-1 rows of ``a``
-    and ``c`` enter the result.  Equal to the loop transcription (kept in
+    runs in numpy on arrays of shape (ng[, ng], event times), block by block of event times
+    (``_CRST_BLOCK``), carrying the running sums from one block to the next.  Only the first ng-1
+    rows of ``a`` and ``c`` enter the result.  Equal to the loop transcription (kept in
     tests/test_speed_equivalence.py) to rounding.
     """
     ng, ne = rs.shape
     ng1 = ng - 1
-    if ne == 0:
-        return np.zeros(ng1), np.zeros((ng1, ng1))
-    pos, skm, skmm, t1, tr = _crst_km(d1 + d2, rs) if km is None else km
-    nd1 = d1.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # group CIF of the cause (f1) and pooled CIF (f); "m" = at the previous event time
-        f1m = np.zeros_like(skm)
-        np.cumsum(np.divide(skmm * d1, rs, out=np.zeros_like(rs), where=pos)[:, :-1], axis=1, out=f1m[:, 1:])
-        q = np.divide(rs * (1 - f1m), skmm, out=np.zeros_like(rs), where=pos)
-        tq = q.sum(axis=0)
-        f = np.cumsum(nd1 / tr)
-        fm = np.empty_like(f)
-        fm[0] = 0.0
-        fm[1:] = f[:-1]
-        fb = (1 - fm) ** rho
-        s = (fb * (d1[:ng1] - nd1 * q[:ng1] / tq)).sum(axis=1)
-        # a_j = fb (diag(t1) - t1 t1' / tr) (rows 0..ng-2); c = running sum of a_j nd1 / (tr (1 - fm))
-        a = -(fb / tr) * t1[:ng1, None, :] * t1[None, :, :]
-        for i in range(ng1):
-            a[i, i] = fb * t1[i] * (1 - t1[i] / tr)
-        c = np.cumsum(a * (nd1 / (tr * (1 - fm))), axis=2)  # nd1 = 0: adds 0
-        # event times of the cause of interest
-        r = np.flatnonzero(nd1)
-        k1, kk, tr1, n1 = skm[:, r], skmm[:, r], tr[r], nd1[r]
-        t4 = 1 - np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=k1 > 0)
-        t5 = np.ones_like(kk)  # correction for tied events
-        tied = np.flatnonzero(n1 > 1)
-        t5[:, tied] = 1 - (n1[tied] - 1) / (tr1[tied] * kk[:, tied] - 1)
-        t3 = np.divide(t5 * kk * n1, tr1 * rs[:, r], out=np.zeros_like(kk), where=pos[:, r])
-        tv = a[:, :, r] - t4 * c[:, :, r]
-        v3 = (t4 * t4 * t3).sum(axis=1)
-        v2 = (tv * (t4 * t3)).sum(axis=2)
-        v = _outer_sum(tv * t3, tv)
-        # event times of the competing causes
-        r = np.flatnonzero(d2.sum(axis=0))
-        k1, kk, dd, rr = skm[:, r], skmm[:, r], d2[:, r], rs[:, r]
-        sel = (k1 > 0) & (dd > 0)
-        t4 = np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=sel)
-        t5 = np.ones_like(dd)
-        tied = dd > 1
-        t5[tied] = 1 - (dd[tied] - 1) / (rr[tied] - 1)
-        t3 = np.divide(t5 * kk**2 * dd, rr**2, out=np.zeros_like(dd), where=sel)
-        tv = t4 * c[:, :, r]
-        v3 = v3 + (t4 * t4 * t3).sum(axis=1)
-        v2 = v2 - (tv * (t4 * t3)).sum(axis=2)
-        v = v + _outer_sum(tv * t3, tv)
-    cc = c[:, :, -1]
+    s = np.zeros(ng1)
+    v, v2, v3 = np.zeros((ng1, ng1)), np.zeros((ng1, ng)), np.zeros(ng)
+    c_last = np.zeros((ng1, ng, 1))  # running c, f1 and f at the end of the previous block
+    f1_last = np.zeros((ng, 1))
+    f_last = np.zeros(1)
+    pos_a, skm_a, skmm_a, t1_a, tr_a = _crst_km(d1 + d2, rs) if km is None else km
+    for lo in range(0, ne, _CRST_BLOCK):
+        b = slice(lo, lo + _CRST_BLOCK)
+        d1b, d2b, rsb = d1[:, b], d2[:, b], rs[:, b]
+        pos, skm, skmm, t1, tr = pos_a[:, b], skm_a[:, b], skmm_a[:, b], t1_a[:, b], tr_a[b]
+        nd1 = d1b.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # group CIF of the cause (f1) and pooled CIF (f); "m" = at the previous event time
+            inc = np.divide(skmm * d1b, rsb, out=np.zeros_like(rsb), where=pos)
+            f1 = np.cumsum(np.concatenate((f1_last, inc), axis=1), axis=1)
+            f1m, f1_last = f1[:, :-1], f1[:, -1:]
+            q = np.divide(rsb * (1 - f1m), skmm, out=np.zeros_like(rsb), where=pos)
+            tq = q.sum(axis=0)
+            f = np.cumsum(np.concatenate((f_last, nd1 / tr)))
+            fm, f, f_last = f[:-1], f[1:], f[-1:]
+            fb = (1 - fm) ** rho
+            s += (fb * (d1b[:ng1] - nd1 * q[:ng1] / tq)).sum(axis=1)
+            # a_j = fb (diag(t1) - t1 t1' / tr) (rows 0..ng-2); c = running sum of a_j nd1 / (tr (1 - fm))
+            a = -(fb / tr) * t1[:ng1, None, :] * t1[None, :, :]
+            for i in range(ng1):
+                a[i, i] = fb * t1[i] * (1 - t1[i] / tr)
+            c = np.cumsum(np.concatenate((c_last, a * (nd1 / (tr * (1 - fm)))), axis=2), axis=2)[:, :, 1:]
+            c_last = c[:, :, -1:]  # nd1 = 0 above: adds 0
+            # event times of the cause of interest
+            r = np.flatnonzero(nd1)
+            k1, kk, tr1, n1 = skm[:, r], skmm[:, r], tr[r], nd1[r]
+            t4 = 1 - np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=k1 > 0)
+            t5 = np.ones_like(kk)  # correction for tied events
+            tied = np.flatnonzero(n1 > 1)
+            t5[:, tied] = 1 - (n1[tied] - 1) / (tr1[tied] * kk[:, tied] - 1)
+            t3 = np.divide(t5 * kk * n1, tr1 * rsb[:, r], out=np.zeros_like(kk), where=pos[:, r])
+            tv = a[:, :, r] - t4 * c[:, :, r]
+            v3 += (t4 * t4 * t3).sum(axis=1)
+            v2 += (tv * (t4 * t3)).sum(axis=2)
+            v += _outer_sum(tv * t3, tv)
+            # event times of the competing causes
+            r = np.flatnonzero(d2b.sum(axis=0))
+            k1, kk, dd, rr = skm[:, r], skmm[:, r], d2b[:, r], rsb[:, r]
+            sel = (k1 > 0) & (dd > 0)
+            t4 = np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=sel)
+            t5 = np.ones_like(dd)
+            tied = dd > 1
+            t5[tied] = 1 - (dd[tied] - 1) / (rr[tied] - 1)
+            t3 = np.divide(t5 * kk**2 * dd, rr**2, out=np.zeros_like(dd), where=sel)
+            tv = t4 * c[:, :, r]
+            v3 += (t4 * t4 * t3).sum(axis=1)
+            v2 -= (tv * (t4 * t3)).sum(axis=2)
+            v += _outer_sum(tv * t3, tv)
+    cc = c_last[:, :, 0]
     vv = v + (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
     return s, vv
 
