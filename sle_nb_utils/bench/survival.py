@@ -211,7 +211,7 @@ def run(
     with_r: bool = True,
     crr_max_n: int = 10_000,
     crr_n: int | None = 10_000,
-    repeats: int = 2,
+    repeats: int = 3,
 ) -> pd.DataFrame:
     """Time our estimators and their R counterparts on the same simulated cohorts.
 
