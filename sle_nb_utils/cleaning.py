@@ -157,6 +157,35 @@ class CleaningResult:
                              **{e: n if e in r.endpoints else 0 for e in feeds}))
         return pd.DataFrame(rows)
 
+    def quarantine_accounting(self) -> pd.DataFrame:
+        """Every quarantined row counted per reason and per analysis endpoint it would have fed.
+
+        Covers every quarantine reason (schema checks, conflicting duplicates, events before
+        transplant, unknown patients, unparseable dates, plausibility rules), not only the rules of
+        :meth:`rule_accounting`.  Reasons are grouped by their wording without the row-specific
+        details (identifiers, dates and values in parentheses or quotes), so the table carries no
+        patient identifier.  One row per table and reason: ``table``, ``reason``, ``rows``, then one
+        column per endpoint (adtte PARAMCD OS, DFS, REL, NRM, TRM, CR, and adlb) with the rows that
+        no longer feed it (``schemas.table_endpoints``; 0 where the table does not feed it).  For an
+        events row the count is an upper bound: a relapse event does not feed OS, a death does not
+        feed CR, and the quarantine table does not keep the event type.
+        """
+        feeds = ["OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"]
+        q = self.quarantine
+        if q.empty:
+            return pd.DataFrame(columns=["table", "reason", "rows", *feeds])
+        reason = q["reason"].astype(str)
+        for _ in range(3):  # nested parentheses, innermost first
+            reason = reason.str.replace(r"\s*\([^()]*\)", "", regex=True)
+        reason = (reason.str.replace(r"'[^']*'", "'…'", regex=True)
+                  .str.replace(r"rows .*? differ", "rows differ", regex=True).str.strip())
+        g = (pd.DataFrame({"table": q["table"].astype(str), "reason": reason})
+             .groupby(["table", "reason"]).size().rename("rows").reset_index())
+        fed = schemas.table_endpoints()
+        for e in feeds:
+            g[e] = [n if e in fed.get(t, ()) else 0 for t, n in zip(g["table"], g["rows"])]
+        return g.sort_values(["table", "rows", "reason"], ascending=[True, False, True], ignore_index=True)
+
     def log_examples(self) -> pd.DataFrame:
         """Changed cells per rule, with the first logged example of each (values quoted)."""
         g = self.log.groupby("rule")
