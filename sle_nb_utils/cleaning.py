@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
-from . import datamodel, schemas
+from . import config, datamodel, schemas
 from . import readers
 from .datamodel import TABLE_ORDER, read_clean_tables  # noqa: F401  (public here too)
 from .errors import BadInputError
@@ -213,7 +213,14 @@ def _norm_unit(u) -> str:
 
 
 def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
-    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns)."""
+    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns).
+
+    An argument left ``None`` falls back on the file ``run --settings/--aliases/--synonyms`` passed
+    to the notebook kernels (:func:`sle_nb_utils.config.extra_resources`), if any."""
+    extra = config.extra_resources()
+    site_settings = extra["settings"] if site_settings is None else site_settings
+    aliases = extra["aliases"] if aliases is None else aliases
+    synonyms = extra["synonyms"] if synonyms is None else synonyms
     a = readers.read_resource("column_aliases.csv", aliases)
     amap: dict = {}
     for alias, col, role in zip(a["alias"], a["column"], a["role"].replace("", "value")):
