@@ -595,7 +595,7 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
         refused unless ``force``. The new run is built in a hidden folder beside it and swapped in
         at the end, so a failed run leaves the previous one untouched.
     notebooks : list of Path, optional
-        Default: every ``notebooks/NN_*.ipynb``.
+        Default (``None``): every ``notebooks/NN_*.ipynb``; ``[]`` checks, cleans and caches only.
     settings, aliases, synonyms : str or Path, optional
         Extra site settings / column aliases / label synonyms CSVs (as ``clean`` takes them).
     force : bool
@@ -625,7 +625,7 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
                 raise BadInputError(f"--{kind} file not found", file=str(value))
             extra[kind] = p
     bundled = data_dir == config.RAW_DIR.resolve()
-    paths = [Path(p) for p in (notebooks or notebook_paths())]
+    paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
