@@ -134,7 +134,7 @@ div.table-wrap { overflow-x: auto; max-width: 100%; }
 .jp-RenderedHTMLCommon td.txt, .jp-RenderedHTMLCommon th.txt { text-align: left; }
 .jp-RenderedHTMLCommon table { font-size: 13px; }
 img { max-width: 100%; height: auto; }
-.jp-InputPrompt, .jp-OutputPrompt { min-width: 0 !important; width: 0 !important; overflow: hidden; }
+.jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
 """
 INDEX_CSS = """
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 24px auto; padding: 0 16px; }

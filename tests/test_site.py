@@ -1,0 +1,198 @@
+"""The rendered site in a real browser: Debian's ``chromium`` driven headless by Selenium through
+Debian's ``chromium-driver`` (no browser download). The test builds the site on the bundled data
+(``run`` into ``reports/browser-test``), opens the index, follows every link and asserts: no console
+errors, every image loaded, no horizontal scrolling of the page at 1280 px, a back link and a table
+of contents on every notebook page, no injected-parameters cell, and, when the claims notebook (05)
+exists, its claims table visible with no failing row. Screenshots go to ``reports/screenshots/``.
+
+Skips when chromium, chromedriver or selenium is missing, unless ``SLE_REQUIRE_BROWSER=1`` (which
+``.ci/run`` sets after installing them with apt): then their absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+from sle_nb_utils import config
+
+ROOT = config.PROJ_ROOT
+SITE_RUN = config.REPORTS_DIR / "browser-test"
+SHOTS = config.REPORTS_DIR / "screenshots"
+WIDTH = 1280
+
+
+def _browser_paths():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists()
+                                              else None)
+    return chromium, driver
+
+
+def _require_or_skip(reason: str):
+    if os.environ.get("SLE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} although SLE_REQUIRE_BROWSER=1 (apt-get install chromium chromium-driver)")
+    pytest.skip(reason)
+
+
+def start_driver():
+    """A headless Chromium (Debian's) under Debian's chromedriver; skips (or fails, with
+    ``SLE_REQUIRE_BROWSER=1``) when either or selenium is missing."""
+    chromium, chromedriver = _browser_paths()
+    if not chromium or not chromedriver:
+        _require_or_skip("Debian's chromium / chromium-driver not installed")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _require_or_skip("selenium not installed")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+              f"--window-size={WIDTH},900", "--force-device-scale-factor=1"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    d.set_page_load_timeout(120)
+    return d
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = start_driver()
+    yield d
+    d.quit()
+
+
+def test_missing_browser_skips_unless_required(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "_browser_paths", lambda: (None, None))
+    monkeypatch.delenv("SLE_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        start_driver()
+    monkeypatch.setenv("SLE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="SLE_REQUIRE_BROWSER=1"):
+        start_driver()
+
+
+@pytest.fixture(scope="module")
+def site():
+    """Build the site on the bundled data (a previous browser-test run is replaced)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "sle_nb_utils", "run", "--data-dir", str(config.RAW_DIR),
+                          "--out", str(SITE_RUN), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return SITE_RUN / "site"
+
+
+def _errors(d) -> list:
+    return [e for e in d.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def _load(d, url: str):
+    d.get(url)
+    d.execute_script("return document.readyState")
+    # wait until every image finished decoding (data: URIs, so this is quick)
+    for _ in range(50):
+        if d.execute_script("return Array.from(document.images).every(i => i.complete)"):
+            break
+        d.implicitly_wait(0.1)
+
+
+def _screenshot(d, name: str):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = min(d.execute_script("return document.documentElement.scrollHeight"), 6000)
+    d.set_window_size(WIDTH, max(height, 600))
+    d.save_screenshot(str(SHOTS / f"{name}.png"))
+    d.set_window_size(WIDTH, 900)
+
+
+def _claims_check(d, page: str) -> list:
+    """Problems with the claims table of notebook 05 (visible, no failing row)."""
+    found = d.execute_script(r"""
+      const out = [];
+      for (const t of document.querySelectorAll('table')) {
+        const heads = Array.from(t.querySelectorAll('thead th')).map(h => h.innerText.trim().toLowerCase());
+        if (!heads.some(h => h.includes('claim'))) continue;
+        const r = t.getBoundingClientRect();
+        const visible = r.width > 0 && r.height > 0 && getComputedStyle(t).visibility !== 'hidden';
+        const col = heads.findIndex(h => /calibration|check|pass|agree|match|status|ok/.test(h));
+        const bad = [];
+        for (const row of t.querySelectorAll('tbody tr')) {
+          const cells = Array.from(row.querySelectorAll('th, td')).map(c => c.innerText.trim());
+          const offset = row.querySelectorAll('th, td').length - heads.length;
+          const v = col >= 0 ? (cells[col + offset] || '') : cells.join(' ');
+          if (/^(false|fail|failed|no|✗|x)$/i.test(v) || /\bFAIL/.test(v)) bad.push(cells.join(' | '));
+        }
+        out.push({visible: visible, rows: t.querySelectorAll('tbody tr').length, bad: bad});
+      }
+      return out;""")
+    if not found:
+        return [f"{page}: no table with a 'claim' column"]
+    problems = []
+    for t in found:
+        if not t["visible"] or not t["rows"]:
+            problems.append(f"{page}: claims table not visible or empty")
+        problems += [f"{page}: failing claim row: {b}" for b in t["bad"]]
+    return problems
+
+
+def test_site_in_chromium(driver, site):
+    d = driver
+    index = (site / "index.html").resolve()
+    _load(d, index.as_uri())
+    problems = [f"index: console error {e['message']}" for e in _errors(d)]
+    _screenshot(d, "index")
+    links = d.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))")
+    pages = sorted({h for h in links if h.endswith(".html") and not urlparse(h).scheme})
+    notebooks = sorted(p.name for p in site.glob("[0-9][0-9]_*.html"))
+    assert pages == notebooks and len(pages) >= 3, (pages, notebooks)
+    assert "Provenance" in d.page_source and "sha256" in d.page_source
+    for page in pages:
+        url = urljoin(index.as_uri(), page)
+        _load(d, url)
+        name = page[:-5]
+        problems += [f"{name}: console error {e['message']}" for e in _errors(d)]
+        state = d.execute_script("""
+          const imgs = Array.from(document.images);
+          const de = document.documentElement;
+          return {broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length, images: imgs.length,
+                  scroll: de.scrollWidth, client: de.clientWidth,
+                  back: Array.from(document.querySelectorAll('a[href="index.html"]')).length,
+                  toc: document.querySelectorAll('nav.site-nav li a[href^="#"]').length,
+                  injected: document.querySelectorAll('.celltag_injected-parameters').length
+                            + Array.from(document.querySelectorAll('.jp-InputArea-editor'))
+                                .filter(e => e.innerText.trim().split(String.fromCharCode(10))[0].trim()
+                                             === '# Parameters').length,
+                  title: document.title};""")
+        if state["broken"]:
+            problems.append(f"{name}: {state['broken']} of {state['images']} images not loaded")
+        if state["scroll"] > state["client"]:
+            problems.append(f"{name}: page scrolls horizontally at {WIDTH} px ({state['scroll']} > {state['client']})")
+        if state["back"] < 1:
+            problems.append(f"{name}: no back link to the index")
+        if state["toc"] < 1:
+            problems.append(f"{name}: no table of contents")
+        if state["injected"]:
+            problems.append(f"{name}: injected-parameters cell shown")
+        # every in-page link of the table of contents points at an element that exists
+        dangling = d.execute_script("""
+          return Array.from(document.querySelectorAll('nav.site-nav a[href^="#"]'))
+            .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))
+            .filter(id => !document.getElementById(id));""")
+        problems += [f"{name}: table of contents points at missing #{i}" for i in dangling]
+        if name.startswith("05_"):
+            problems += _claims_check(d, name)
+        _screenshot(d, name)
+        # the back link leads to the index
+        d.find_element("css selector", 'nav.site-nav a[href="index.html"]').click()
+        if not d.current_url.endswith("/index.html"):
+            problems.append(f"{name}: back link went to {d.current_url}")
+    assert not problems, "\n".join(problems)
+    assert sorted(p.name for p in SHOTS.glob("*.png")) >= sorted(["index.png"] + [p[:-5] + ".png" for p in pages])
