@@ -143,6 +143,7 @@ def _claims_check(d, page: str) -> list:
     return problems
 
 
+@pytest.mark.slow
 def test_site_in_chromium(driver, site):
     d = driver
     index = (site / "index.html").resolve()
@@ -196,3 +197,83 @@ def test_site_in_chromium(driver, site):
             problems.append(f"{name}: back link went to {d.current_url}")
     assert not problems, "\n".join(problems)
     assert sorted(p.name for p in SHOTS.glob("*.png")) >= sorted(["index.png"] + [p[:-5] + ".png" for p in pages])
+
+
+# ---- the site's furniture without a browser (fast) ----------------------------------------------
+PROV = {"commit": "0123456789abcdef", "data_sha256": "f" * 64, "run_date_utc": "2026-01-01 00:00 UTC",
+        "versions": {"python": "3.11"}, "data": "bundled"}
+
+
+def test_decorate_tables_nav_and_figures():
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from sle_nb_utils import report
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=150)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    png = base64.b64encode(buf.getvalue()).decode()
+    df = pd.DataFrame({"group": ["hsct_burt2006", "a long reason"], "n": [12, None]})
+    body = (f"<html><head><title>x</title></head><body><h1 id='T'>T</h1><h2 id='Sec-1'>Sec 1</h2>"
+            f"{df.to_html()}<h3 id='Sub'>Sub</h3><img src='data:image/png;base64,{png}'></body></html>")
+    out = report._decorate(body, "04 · Survival curves", PROV)
+    assert '<a href="index.html">← All notebooks</a>' in out and out.count('href="index.html"') == 2
+    assert 'href="#Sec-1"' in out and 'href="#Sub"' in out and 'href="#T"' not in out
+    assert ">NaN<" not in out and ">—<" in out
+    assert "<th>0</th>" not in out and "<th>1</th>" not in out  # the 0..n index is gone
+    assert 'class="txt">a long reason' in out and 'class="txt">12.0' not in out
+    assert 'width="384"' in out  # 4 in at 150 dpi = 600 px, shown at 96 px per inch
+    assert "0123456789ab" in out and "f" * 16 in out  # provenance footer
+
+
+def test_index_summary_from_the_notebook():
+    import nbformat
+
+    from sle_nb_utils import report
+
+    nb = nbformat.v4.new_notebook()
+    key = nbformat.v4.new_code_cell("print('OS at 5 years: 84%')")
+    key.metadata["tags"] = ["key-result"]
+    key.outputs = [nbformat.v4.new_output("stream", name="stdout", text="OS at 5 years: 84%\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 04 · How many are alive at five years? More text."), key]
+    s = report.notebook_summary(nb, Path("04_survival_curves.ipynb"), bundled=False)
+    assert s == {"file": "04_survival_curves", "title": "04 · Survival curves",
+                 "question": "How many are alive at five years?", "key_result": "OS at 5 years: 84%"}
+    html = report._index([s], {**PROV, "data": "user-supplied export"}, bundled=False)
+    for needle in ("How many are alive at five years?", "OS at 5 years: 84%", "04_survival_curves.html",
+                   "Provenance", "0123456789abcdef", "python 3.11"):
+        assert needle in html
+    assert "synthetic" not in html.lower()
+
+
+def test_golden_notebooks_carry_no_provenance_and_no_injected_cell():
+    for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert "data_sha256" not in text and "run_date_utc" not in text, path.name
+        assert '"injected-parameters"' not in text, path.name
+
+
+def test_display_table_helpers():
+    import numpy as np
+    import pandas as pd
+
+    from sle_nb_utils import display
+
+    df = pd.DataFrame({"reason": ["date after last contact", "b", "c"], "rows": [3, 12, 0],
+                       "pct": [1.234, np.nan, 3.0]})
+    t = display.table(df, decimals=1, min_count=5)
+    text = repr(t)
+    assert "<5" in text and "12" in text and "—" in text and "NaN" not in text
+    assert text.splitlines()[0].split() == ["reason", "rows", "pct"]  # no index column
+    html = t._repr_html_()
+    assert '<td class="txt">date after last contact</td>' in html and "<th></th>" not in html
+    assert '<td class="num">1.2</td>' in html and '<td class="num">&lt;5</td>' in html
+    counts = display.counts_by(pd.DataFrame({"reason": list("aaabbbbbbc")}))
+    assert counts.to_dict("list") == {"reason": ["b", "a", "c"], "rows": [6, "<5", "<5"]}
+    w = display.wide(pd.DataFrame({"g": ["x", "x", "y"], "m": [0, 12, 0], "v": [10, 8, 5]}), "g", "m", "v")
+    assert list(w.columns) == ["g", "0", "12"] and w.shape == (2, 3)
