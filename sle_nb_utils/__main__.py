@@ -55,7 +55,8 @@ def _run(args) -> int:
 
     try:
         report.run_collection(Path(args.data_dir), Path(args.out), settings=args.settings,
-                              aliases=args.aliases, synonyms=args.synonyms, force=args.force,
+                              aliases=args.aliases, synonyms=args.synonyms,
+                              allow_partial=args.allow_partial, force=args.force,
                               jobs=args.jobs)
     except report.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -121,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True,
                    help="output folder, outside the git work tree (or under the git-ignored reports/)")
     _add_resource_options(r)
+    r.add_argument("--allow-partial", action="store_true",
+                   help="go on when a file or site loses more than 20%% of its rows to quarantine (logged)")
     r.add_argument("--force", action="store_true",
                    help="replace a non-empty --out that is not a previous run's output")
     r.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")

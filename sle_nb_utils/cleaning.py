@@ -915,7 +915,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     allow_partial : bool
         Go on when a file or a site loses more than ``SITE_LOSS_MAX_SHARE`` of its rows to
         quarantine (and at least ``SITE_LOSS_MIN_ROWS``); the result's ``warnings`` say so.
-        Default False: such a loss stops the run.
+        Default False (unless ``run --allow-partial`` set it for the kernels): such a loss stops the
+        run.
 
     Returns
     -------
@@ -929,6 +930,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         ``allow_partial``).
     """
     s = load_settings(settings, aliases, synonyms)
+    allow_partial = allow_partial or config.allow_partial()  # `run --allow-partial`, in a kernel
     alias_keys = frozenset(s.aliases)
     tables, inventory = readers.read_directory(raw_dir, s.sites, alias_keys)
     if progress is None:

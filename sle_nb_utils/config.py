@@ -57,6 +57,14 @@ def cache_dir() -> Path:
     return Path(base) / "sle_nb_utils"
 
 
+ENV_ALLOW_PARTIAL = "SLE_NB_UTILS_ALLOW_PARTIAL"  # "1": ``run --allow-partial``
+
+
+def allow_partial() -> bool:
+    """``run --allow-partial`` passed to the kernels (see :data:`ENV_ALLOW_PARTIAL`)."""
+    return os.environ.get(ENV_ALLOW_PARTIAL) == "1"
+
+
 def extra_resources() -> dict:
     """The user's extra settings / aliases / synonyms CSV paths that ``run`` passed to the kernels
     through the environment (``None`` for each one not set); see :data:`ENV_EXTRA_RESOURCES`."""

@@ -567,7 +567,7 @@ def _execute(path: Path, target: Path, parameters: dict) -> None:
 
 
 def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=None, synonyms=None,
-                   force: bool = False, jobs: int = 1) -> Path:
+                   allow_partial: bool = False, force: bool = False, jobs: int = 1) -> Path:
     """Run the notebook collection on a folder of raw exports and render a site; returns its index.
 
     Steps: check the folders (:func:`check_out_dir`); clean the export once, before any notebook
@@ -598,6 +598,9 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
         Default (``None``): every ``notebooks/NN_*.ipynb``; ``[]`` checks, cleans and caches only.
     settings, aliases, synonyms : str or Path, optional
         Extra site settings / column aliases / label synonyms CSVs (as ``clean`` takes them).
+    allow_partial : bool
+        Go on when a file or site loses more than 20% of its rows to quarantine (as ``clean
+        --allow-partial``; logged in the cleaning notebook).
     force : bool
         Replace a non-empty folder that is not a previous run's output.
     jobs : int
@@ -632,9 +635,11 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
     keep_tmp = False
     try:
         result = cleaning.clean_directory(data_dir, tmp / "clean", settings=extra.get("settings"),
-                                          aliases=extra.get("aliases"), synonyms=extra.get("synonyms"))
+                                          aliases=extra.get("aliases"), synonyms=extra.get("synonyms"),
+                                          allow_partial=allow_partial)
         ids = None if bundled else identifier_pattern(_identifiers(result))
         env = {config.ENV_CACHE_DIR: tmp / "cache", "MATPLOTLIBRC": tmp / "matplotlibrc",
+               config.ENV_ALLOW_PARTIAL: "1" if allow_partial else None,
                **{config.ENV_EXTRA_RESOURCES[k]: extra.get(k) for k in config.ENV_EXTRA_RESOURCES}}
         (tmp / "matplotlibrc").write_text(f"figure.dpi: {display.FIGURE_DPI}\nsavefig.dpi: figure\n")
         with _environ(env):

@@ -209,3 +209,18 @@ def test_help_and_readme_show_one_example_per_layout(capsys):
         assert ex.rstrip(" \\") in readme, ex
     for flag in ("--settings", "--aliases", "--synonyms", "--force"):
         assert flag in helptext
+
+
+def test_allow_partial_is_taken_as_the_error_suggests(tmp_path, capsys):
+    """A file that loses all its rows to quarantine stops the run (exit 2, suggesting
+    --allow-partial); ``run --allow-partial`` goes on."""
+    raw = copy_raw(tmp_path)
+    shutil.copy(Path(__file__).parent / "bad_inputs" / "visits__whole_site_lost.csv", raw / "extra_visits.csv")
+    assert cli(["run", "--data-dir", str(raw), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "extra_visits.csv", "--allow-partial")
+    args = build_parser().parse_args(["run", "--data-dir", str(raw), "--out", str(tmp_path / "out"),
+                                      "--allow-partial"])
+    assert args.allow_partial
+    report.run_collection(raw, tmp_path / "out", notebooks=[], allow_partial=True)
+    assert (tmp_path / "out" / "site" / "index.html").is_file()
