@@ -380,8 +380,9 @@ def notebook_summary(nb, path: Path, bundled: bool) -> dict:
     * title: from the file name (``04_survival_curves`` -> "04 · Survival curves");
     * question: the notebook metadata ``sle_nb_utils.question``, else the first heading (its first
       sentence ending in "?", if any);
-    * key result: the text output of the cell tagged ``key-result``; else, on the bundled data
-      only, the first paragraph of the "What this shows" section; else "—".
+    * key result: what the cell tagged ``key-result`` prints (or displays as Markdown; its plain
+      repr only when it prints nothing); else, on the bundled data only, the first paragraph of the
+      "What this shows" section; else "—".
     """
     num, _, name = path.stem.partition("_")
     title = f"{num} · {name.replace('_', ' ').capitalize()}"
@@ -399,15 +400,15 @@ def notebook_summary(nb, path: Path, bundled: bool) -> dict:
     key = None
     for c in nb.cells:
         if c.cell_type == "code" and TAG_KEY_RESULT in c.metadata.get("tags", []):
-            texts = []
+            texts, plain = [], []  # printed text and Markdown first; a repr only if nothing else
             for o in c.get("outputs", []):
-                if o.get("output_type") == "stream":
+                if o.get("output_type") == "stream" and o.get("name") == "stdout":
                     texts.append("".join(o["text"]))
                 elif "text/markdown" in o.get("data", {}):
                     texts.append(_markdown_text("".join(o["data"]["text/markdown"])))
                 elif "text/plain" in o.get("data", {}):
-                    texts.append("".join(o["data"]["text/plain"]))
-            key = " ".join(" ".join(texts).split()) or None
+                    plain.append("".join(o["data"]["text/plain"]))
+            key = " ".join(" ".join(texts or plain).split()) or None
             break
     if key is None and bundled:
         for c in nb.cells:
