@@ -166,7 +166,8 @@ class Table:
         for rec in d.itertuples(index=False):
             cells = []
             for x in rec:
-                cls = "num" if _is_number(x) or (isinstance(x, str) and x[:1] == "<" and x[1:].isdigit()) else "txt"
+                suppressed = isinstance(x, str) and x[:1] == "<" and x[1:].isdigit()
+                cls = "num" if _is_number(x) or suppressed else "txt"
                 cells.append(f'<td class="{cls}">{html.escape(self._cell(x))}</td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""

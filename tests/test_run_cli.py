@@ -116,7 +116,8 @@ def test_kernels_get_settings_and_cache_under_out(tmp_path):
     report.run_collection(raw, out, notebooks=[nb], settings=settings)
     text = "".join(o.get("text", "") for o in nbformat.read(out / "notebooks" / nb.name, 4).cells[-1].outputs)
     assert f"SETTINGS {settings.resolve()}" in text
-    assert "CACHE " in text and "/.out.tmp-" in text and text.rstrip().split("CACHE ")[1].split("\n")[0].endswith("/cache")
+    cache = text.split("CACHE ")[1].split("\n")[0]
+    assert "/.out.tmp-" in cache and cache.endswith("/cache")  # built beside OUT, swapped in
     assert "PATIENTS 165" in text
     # only what the run built is in the cache: one entry, under OUT
     assert len(list((out / "cache").glob("analysis-*"))) == 1

@@ -150,7 +150,8 @@ def test_site_in_chromium(driver, site):
     _load(d, index.as_uri())
     problems = [f"index: console error {e['message']}" for e in _errors(d)]
     _screenshot(d, "index")
-    links = d.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))")
+    links = d.execute_script(
+        "return Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))")
     pages = sorted({h for h in links if h.endswith(".html") and not urlparse(h).scheme})
     notebooks = sorted(p.name for p in site.glob("[0-9][0-9]_*.html"))
     assert pages == notebooks and len(pages) >= 3, (pages, notebooks)
@@ -175,7 +176,8 @@ def test_site_in_chromium(driver, site):
         if state["broken"]:
             problems.append(f"{name}: {state['broken']} of {state['images']} images not loaded")
         if state["scroll"] > state["client"]:
-            problems.append(f"{name}: page scrolls horizontally at {WIDTH} px ({state['scroll']} > {state['client']})")
+            problems.append(f"{name}: page scrolls horizontally at {WIDTH} px "
+                            f"({state['scroll']} > {state['client']})")
         if state["back"] < 1:
             problems.append(f"{name}: no back link to the index")
         if state["toc"] < 1:
