@@ -286,21 +286,37 @@ _DATE = re.compile(
 ID_MASK, DATE_MASK = "[id]", "[date]"
 
 
-def identifier_pattern(values) -> re.Pattern | None:
-    """A regex matching any of the patient identifiers ``values`` as a whole token (case-insensitive).
+class _Identifiers:
+    """Masks a set of identifiers as whole tokens (case-insensitive), in time linear in the text:
+    each maximal run of word characters and hyphens is looked up in a set; identifiers with other
+    characters (rare: spaces, dots, slashes) go through one alternation regex."""
+
+    _TOKEN = re.compile(r"[\w-]+")
+
+    def __init__(self, ids: set):
+        self.simple = {i.casefold() for i in ids if self._TOKEN.fullmatch(i)}
+        other = sorted((i for i in ids if not self._TOKEN.fullmatch(i)), key=lambda x: (-len(x), x))
+        self.other = (re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, other)) + r")(?![\w-])", re.I)
+                      if other else None)
+
+    def sub(self, mask: str, text: str) -> str:
+        if self.other is not None:
+            text = self.other.sub(mask, text)
+        return self._TOKEN.sub(lambda m: mask if m.group(0).casefold() in self.simple else m.group(0), text)
+
+
+def identifier_pattern(values) -> _Identifiers | None:
+    """What masks the patient identifiers ``values`` as whole tokens (case-insensitive).
 
     Identifiers of fewer than 4 characters made of digits only are left out: they cannot be told
     apart from counts on a page (use longer identifiers, or pseudonymise before the run).
     """
     ids = {str(v).strip() for v in values if v is not None and str(v).strip() and str(v) != "nan"}
     ids = {i for i in ids if not (i.isdigit() and len(i) < 4) and len(i) >= 2}
-    if not ids:
-        return None
-    alt = "|".join(re.escape(i) for i in sorted(ids, key=lambda x: (-len(x), x)))
-    return re.compile(rf"(?<![\w-])(?:{alt})(?![\w-])", re.I)
+    return _Identifiers(ids) if ids else None
 
 
-def scrub_text(text: str, ids: re.Pattern | None) -> str:
+def scrub_text(text: str, ids: _Identifiers | None) -> str:
     """``text`` with patient identifiers and exact dates masked (``[id]``, ``[date]``)."""
     if ids is not None:
         text = ids.sub(ID_MASK, text)
@@ -309,7 +325,8 @@ def scrub_text(text: str, ids: re.Pattern | None) -> str:
 
 def _scrub_outputs(nb, ids) -> int:
     """Mask identifiers and dates in every text output of ``nb`` (in place); returns how many
-    outputs changed. Images are not inspected: figures must not carry identifiers."""
+    outputs changed. SVG figures are text and scrubbed too; PNG images are not inspected: figures
+    must not carry identifiers."""
     changed = 0
 
     def fix(x):
@@ -329,7 +346,7 @@ def _scrub_outputs(nb, ids) -> int:
                 out["traceback"] = [fix(t) for t in out["traceback"]]
             else:
                 for mime in list(out.get("data", {})):
-                    if mime.startswith("text/") or mime in ("application/json",):
+                    if mime.startswith("text/") or mime in ("application/json", "image/svg+xml"):
                         if isinstance(out["data"][mime], (str, list)):
                             out["data"][mime] = fix(out["data"][mime])
             changed += repr(out) != before
