@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (done by the other targets when needed)
 
-report: $(STAMP) ## run every notebook on the bundled data into reports/bundled/ (site: reports/bundled/site/index.html)
-	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports/bundled --jobs $(JOBS)
+report: $(STAMP) ## run every notebook on the bundled data into reports/ and render reports/site/index.html
+	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports --jobs $(JOBS)
 
 test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
 	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q

@@ -77,10 +77,10 @@ export layouts (one folder, not recursive; each table is recognised by its colum
       python -m sle_nb_utils run --data-dir ~/exports/all --out ~/sle-reports/all \\
           --settings my_sites.csv --aliases my_columns.csv --synonyms my_labels.csv
   the bundled synthetic exports (what `make report` does):
-      python -m sle_nb_utils run --data-dir data/raw --out reports/bundled
+      python -m sle_nb_utils run --data-dir data/raw --out reports
 
---out must lie outside the git work tree (the git-ignored reports/ aside); a previous run there is
-replaced when the new one succeeds. Pages on your data show no patient identifier and no exact date;
+--out must lie outside the git work tree (the git-ignored reports/ aside); a previous run's pages
+there are replaced when the new run succeeds (other files are left alone). Pages on your data show no patient identifier and no exact date;
 patient-level lists stay in OUT/clean/. Exit 2 = bad input (file, row, column, reason).
 """
 

@@ -197,26 +197,41 @@ def check_out_dir(out_dir: Path, data_dir: Path) -> None:
         file=str(out_dir))
 
 
+#: What a run writes into OUT (and replaces on the next run); anything else in OUT is left alone.
+RUN_ENTRIES = ("site", "notebooks", "clean", "cache", "provenance.json", "kernels.log", MARKER)
+FAILED = "failed-run"  # OUT/failed-run/: the executed notebooks of a run that failed (a bug, not bad input)
+
+
 def _prepare_out(out_dir: Path, force: bool) -> None:
-    """Refuse a non-empty ``out_dir`` that is not a previous run's output, unless ``force``."""
+    """Refuse an ``out_dir`` whose ``site/``, ``notebooks/``, ``clean/``... are not a previous run's
+    (no marker file), unless ``force``: a run replaces those entries and only those."""
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError("the output path exists and is not a folder", file=str(out_dir))
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists() and not force:
-        raise BadInputError("the output folder is not empty and is not the output of a previous run; "
-                            "choose an empty or new folder, or pass --force to replace its contents",
+    if not out_dir.is_dir() or (out_dir / MARKER).exists() or force:
+        return
+    clash = sorted(n for n in RUN_ENTRIES if (out_dir / n).exists())
+    if clash:
+        raise BadInputError(f"the output folder is not empty ({', '.join(clash)}) and is not the output of a "
+                            "previous run; choose an empty or new folder, or pass --force to replace those",
                             file=str(out_dir))
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``tmp`` (two renames on the same file system; no mixed state is ever
-    visible as ``out_dir``: it is the old run or the new one)."""
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, old / "x")
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)
+    """Move the finished run from ``tmp`` (a hidden folder inside ``out_dir``) into place.
+
+    Each entry of :data:`RUN_ENTRIES` is replaced by a rename (the previous one is first renamed
+    aside, then deleted), so a page is always the old run's or the new run's, never a mixture;
+    anything else in ``out_dir`` is left alone.
+    """
+    old = Path(tempfile.mkdtemp(prefix=".run-old-", dir=out_dir))
+    for name in RUN_ENTRIES[::-1]:  # the marker last in, first out
+        if (out_dir / name).exists():
+            os.replace(out_dir / name, old / name)
+    for name in RUN_ENTRIES:
+        if (tmp / name).exists():
+            os.replace(tmp / name, out_dir / name)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(out_dir / FAILED, ignore_errors=True)  # a previous failure is stale now
 
 
 @contextlib.contextmanager
@@ -609,9 +624,11 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
         Folder of raw exports (CSV / xlsx).
     out_dir : str or Path
         Output folder: outside any git work tree (a git-ignored folder under ``reports/`` of this
-        repository is allowed). A previous run's folder is replaced; any other non-empty folder is
-        refused unless ``force``. The new run is built in a hidden folder beside it and swapped in
-        at the end, so a failed run leaves the previous one untouched.
+        repository is allowed). The new run is built in a hidden folder inside it and its entries
+        (:data:`RUN_ENTRIES`: ``site/``, ``notebooks/``...) are swapped in at the end, replacing a
+        previous run's; a failed run leaves the previous one untouched, and other files in ``out_dir``
+        are left alone. Entries of that name that are not a previous run's are refused unless
+        ``force``.
     notebooks : list of Path, optional
         Default (``None``): every ``notebooks/NN_*.ipynb``; ``[]`` checks, cleans and caches only.
     settings, aliases, synonyms : str or Path, optional
@@ -629,7 +646,7 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
     BadInputError
         Bad input (file, row, column, reason), also when raised inside a notebook.
     RunError
-        A notebook failed for another reason; its executed copy is kept in ``<OUT>.failed/``.
+        A notebook failed for another reason; its executed copy is kept in ``OUT/failed-run/``.
     """
     from . import adam, cleaning
 
@@ -648,8 +665,10 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
     bundled = data_dir == config.RAW_DIR.resolve()
     paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # built inside OUT (hidden), never beside it: OUT's parent may be a git work tree (OUT = reports/)
+    tmp = Path(tempfile.mkdtemp(prefix=".run-tmp-", dir=out_dir))
     keep_tmp = False
     try:
         result = cleaning.clean_directory(data_dir, tmp / "clean", settings=extra.get("settings"),
@@ -703,19 +722,22 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
         (tmp / "matplotlibrc").unlink()
         (site / "index.html").write_text(_index(entries, prov, bundled), encoding="utf-8")
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=1) + "\n", encoding="utf-8")
-        (tmp / MARKER).write_text("output of `python -m sle_nb_utils run`; the next run replaces this folder\n",
+        (tmp / MARKER).write_text("output of `python -m sle_nb_utils run`; the next run replaces its entries\n",
                                   encoding="utf-8")
         _swap_in(tmp, out_dir)
     except RunError as exc:
         if keep_tmp:
-            failed = out_dir.parent / f"{out_dir.name}.failed"
+            failed = out_dir / FAILED
             shutil.rmtree(failed, ignore_errors=True)
             os.replace(tmp, failed)
-            raise RunError(f"{exc} (executed notebooks in {failed}/notebooks; {out_dir} unchanged)") from None
+            raise RunError(f"{exc} (executed notebooks in {failed}/notebooks; the previous pages are "
+                           "unchanged)") from None
         raise
     finally:
         if tmp.exists() and not keep_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a run that stopped on bad input leaves no empty folder behind
     index = out_dir / "site" / "index.html"
     print(f"{len(entries)} notebooks -> {out_dir / 'notebooks'}; site -> {index}")
     return index

@@ -117,7 +117,7 @@ def test_kernels_get_settings_and_cache_under_out(tmp_path):
     text = "".join(o.get("text", "") for o in nbformat.read(out / "notebooks" / nb.name, 4).cells[-1].outputs)
     assert f"SETTINGS {settings.resolve()}" in text
     cache = text.split("CACHE ")[1].split("\n")[0]
-    assert "/.out.tmp-" in cache and cache.endswith("/cache")  # built beside OUT, swapped in
+    assert "/out/.run-tmp-" in cache and cache.endswith("/cache")  # built inside OUT, swapped in
     assert "PATIENTS 165" in text
     # only what the run built is in the cache: one entry, under OUT
     assert len(list((out / "cache").glob("analysis-*"))) == 1
@@ -148,7 +148,8 @@ def test_out_inside_the_git_work_tree_is_refused(tmp_path, capsys):
         assert_one_line_error(err, "inside the git work tree")
         assert not inside.exists()
     # the git-ignored reports/ is allowed (make report); a folder outside git too
-    report.check_out_dir(ROOT / "reports" / "bundled", config.RAW_DIR)
+    report.check_out_dir(ROOT / "reports", config.RAW_DIR)
+    report.check_out_dir(ROOT / "reports" / "other", config.RAW_DIR)
     report.check_out_dir(tmp_path / "out", config.RAW_DIR)
 
 
@@ -159,18 +160,27 @@ def test_out_must_not_be_or_hold_the_data(tmp_path, capsys):
         assert_one_line_error(capsys.readouterr().err, "data folder")
 
 
-def test_non_empty_folder_refused_without_force(tmp_path, capsys):
+def test_folder_not_from_a_run_refused_without_force(tmp_path, capsys):
     out = tmp_path / "mine"
-    out.mkdir()
-    (out / "thesis.docx").write_text("precious")
+    (out / "site").mkdir(parents=True)
+    (out / "site" / "thesis.html").write_text("precious")
     assert cli(["run", "--data-dir", str(config.RAW_DIR), "--out", str(out)]) == 2
     assert_one_line_error(capsys.readouterr().err, "not empty", "--force")
-    assert (out / "thesis.docx").read_text() == "precious"
+    assert (out / "site" / "thesis.html").read_text() == "precious"
+    assert sorted(p.name for p in out.iterdir()) == ["site"]
     report._prepare_out(out, force=True)  # accepted with --force
-    (out / "thesis.docx").unlink()
     (out / report.MARKER).write_text("")
-    (out / "old.html").write_text("")
     report._prepare_out(out, force=False)  # a previous run's folder is accepted (and replaced)
+
+
+def test_other_files_in_out_are_left_alone(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    report.run_collection(config.RAW_DIR, out, notebooks=[])
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", "site", "clean", "cache", "notebooks",
+                                                            "provenance.json", "kernels.log", report.MARKER])
 
 
 def test_failed_run_leaves_the_previous_pages_untouched(tmp_path):
@@ -184,6 +194,7 @@ def test_failed_run_leaves_the_previous_pages_untouched(tmp_path):
     assert code == 2
     assert (out / "site" / "index.html").read_text() == "previous run"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "out"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([report.MARKER, "site"])  # no temporary folder
 
 
 def test_successful_run_replaces_the_previous_pages(tmp_path):
@@ -195,6 +206,7 @@ def test_successful_run_replaces_the_previous_pages(tmp_path):
     assert not (out / "site" / "stale_page.html").exists()
     assert (out / "site" / "index.html").is_file() and (out / report.MARKER).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".run-")]
 
 
 # ---- help and README ----------------------------------------------------------------------------

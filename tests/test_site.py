@@ -1,6 +1,6 @@
 """The rendered site in a real browser: Debian's ``chromium`` driven headless by Selenium through
 Debian's ``chromium-driver`` (no browser download). The test builds the site on the bundled data
-(``run`` into ``reports/browser-test``), opens the index, follows every link and asserts: no console
+(``run`` into ``reports/``, as ``make report`` does), opens the index, follows every link and asserts: no console
 errors, every image loaded, no horizontal scrolling of the page at 1280 px, a back link and a table
 of contents on every notebook page, no injected-parameters cell, and, when the claims notebook (05)
 exists, its claims table visible with no failing row. Screenshots go to ``reports/screenshots/``.
@@ -23,7 +23,7 @@ import pytest
 from sle_nb_utils import config
 
 ROOT = config.PROJ_ROOT
-SITE_RUN = config.REPORTS_DIR / "browser-test"
+SITE_RUN = config.REPORTS_DIR  # what `make report` builds
 SHOTS = config.REPORTS_DIR / "screenshots"
 WIDTH = 1280
 
@@ -82,7 +82,7 @@ def test_missing_browser_skips_unless_required(monkeypatch):
 
 @pytest.fixture(scope="module")
 def site():
-    """Build the site on the bundled data (a previous browser-test run is replaced)."""
+    """Build the site on the bundled data into reports/ (what `make report` does; replaces its pages)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "-m", "sle_nb_utils", "run", "--data-dir", str(config.RAW_DIR),
                           "--out", str(SITE_RUN), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True,
