@@ -237,3 +237,27 @@ def test_allow_partial_is_taken_as_the_error_suggests(tmp_path, capsys):
     assert args.allow_partial
     report.run_collection(raw, tmp_path / "out", notebooks=[], allow_partial=True)
     assert (tmp_path / "out" / "site" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_one_line_and_kept_for_its_traceback(tmp_path):
+    out = tmp_path / "out"
+    (out / "site").mkdir(parents=True)
+    (out / report.MARKER).write_text("")
+    (out / "site" / "index.html").write_text("previous run")
+    nb = probe_notebook(tmp_path / "99_probe.ipynb", "1 / 0")
+    with pytest.raises(report.RunError) as exc:
+        report.run_collection(config.RAW_DIR, out, notebooks=[nb])
+    msg = str(exc.value)
+    assert "notebook 99_probe failed in cell" in msg and "ZeroDivisionError" in msg and "\n" not in msg
+    assert (out / "failed-run" / "notebooks" / "99_probe.ipynb").is_file()
+    assert (out / "site" / "index.html").read_text() == "previous run"
+
+
+def test_cli_turns_a_run_error_into_exit_1(monkeypatch, capsys):
+    def boom(*a, **k):
+        raise report.RunError("notebook 04_x failed in cell 3: KeyError: 'x'")
+
+    monkeypatch.setattr(report, "run_collection", boom)
+    assert cli(["run", "--data-dir", str(config.RAW_DIR), "--out", "/tmp/x"]) == 1
+    assert_one_line_error(capsys.readouterr().err, "04_x", "cell 3")
