@@ -1054,7 +1054,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         bad = accounting[~accounting["balanced"]].iloc[0]
         raise BadInputError("row accounting does not balance (raw rows != kept + merged + quarantined): "
                             "a defect of cleaning itself; please report it with this file", file=bad["file"])
-    warnings = _repeated_files(accounting, duplicates)
+    warnings = _repeated_files(accounting, duplicates) + _missing_visits(clean)
     warnings += _heavy_losses(accounting, quarantine, {t.file: t.site for t in tables}, allow_partial)
     result = CleaningResult(
         tables={k: datamodel.conform(k, v) for k, v in clean.items()},
@@ -1067,6 +1067,23 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     if out_dir is not None:
         result.write(out_dir)
     return result
+
+
+def _missing_visits(clean: dict) -> list[str]:
+    """Warnings for kept patients without any kept visit (remission endpoints and labs are
+    undefined for them; survival is not) and without a kept baseline (month-0) visit (no change
+    from baseline, no partial remission)."""
+    p, v = clean["patients"]["patient_id"], clean["visits"]
+    out = []
+    for what, ids in (("no visits", p[~p.isin(v["patient_id"])]),
+                      ("no baseline (month-0) visit", p[p.isin(v["patient_id"])
+                                                       & ~p.isin(v.loc[v["visit_month"] == 0, "patient_id"])])):
+        if len(ids):
+            shown = ", ".join(sorted(map(str, ids))[:5]) + (", ..." if len(ids) > 5 else "")
+            out.append(f"{len(ids)} patient{'s' if len(ids) > 1 else ''} with {what} ({shown}): "
+                       "remission and change from baseline are undefined for "
+                       f"{'them' if len(ids) > 1 else 'this patient'}")
+    return out
 
 
 def _repeated_files(accounting: pd.DataFrame, duplicates: pd.DataFrame) -> list[str]:

@@ -12,6 +12,7 @@ import csv
 import fnmatch
 import io as _io  # the standard library's io (this module was once sle_nb_utils/io.py)
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -182,7 +183,12 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
     text, note = _decode(path, encoding, label)
     if note:
         encoding = "utf-8-sig"
-    head_lines = text.split("\n", HEADER_SCAN_LINES)[:HEADER_SCAN_LINES]
+    end = -1
+    for _ in range(HEADER_SCAN_LINES):  # the first lines, without copying the rest of the file
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    head_lines = (text if end < 0 else text[:end]).split("\n")
     best = None
     for delim in ((delimiter,) if delimiter else (",", ";", "\t")):
         rows = list(csv.reader(head_lines, delimiter=delim))
@@ -225,7 +231,8 @@ def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame 
             read_options=pacsv.ReadOptions(skip_rows=hi + 1, column_names=[f"c{i}" for i in range(ncols)],
                                            block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            memory_pool=pa.system_memory_pool())  # freed when done (mimalloc keeps its arenas)
     except pa.ArrowException:  # ArrowInvalid (ragged row, ...): let pandas read it and report the line
         return None
     return table.to_pandas(date_as_object=False)
@@ -260,6 +267,15 @@ _RPH_RE = re.compile(r"<rPh\b.*?</rPh>", re.S)
 _DATE_FMT_IDS = set(range(14, 23)) | {45, 46, 47}  # built-in date/time number formats (ECMA-376)
 
 
+class _FormulaWithoutValue(Exception):
+    """A formula cell without a stored result (a workbook written by a program, never recalculated
+    and saved by a spreadsheet application): its value is unknown."""
+
+    def __init__(self, row: int, col: str, formula: str, sheet: str = ""):
+        super().__init__(row, col, formula, sheet)
+        self.row, self.col, self.formula, self.sheet = row, col, formula, sheet
+
+
 def _col_index(ref: str) -> int:
     n = 0
     for ch in ref:
@@ -280,7 +296,6 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
     times faster (plain SpreadsheetML only; anything unexpected raises and the caller falls back
     to openpyxl)."""
     import html
-    import zipfile
 
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
@@ -319,7 +334,11 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
             xml = z.read(target[a["r:id"]]).decode("utf-8")
             if "<sheetData" not in xml:
                 raise ValueError("prefixed or unusual sheet XML")
-            rows = _fast_sheet_rows(xml, shared, date_styles, origin, date1904)
+            try:
+                rows = _fast_sheet_rows(xml, shared, date_styles, origin, date1904)
+            except _FormulaWithoutValue as f:
+                f.sheet = title
+                raise
             while rows and not rows[-1]:
                 rows.pop()
             sheets.append((title, rows))
@@ -328,7 +347,7 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
 
 _CELL_FAST = re.compile(
     r'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(?:<v>([^<]*)</v>|<v\s*/>|<is>(.*?)</is>'
-    r'|<f>[^<]*</f>(?:<v>([^<]*)</v>|<v\s*/>)?)?</c>)',
+    r'|<f>([^<]*)</f>(?:<v>([^<]*)</v>|<v\s*/>)?)?</c>)',
     re.S)
 
 
@@ -342,13 +361,15 @@ def _fast_sheet_rows(xml, shared, date_styles, origin, date1904) -> list[list]:
     rows: list[list] = []
     col_cache: dict = {}
     date_cache: dict = {}
-    for col, rnum, sidx, t, v, inline, fv in found:
+    for col, rnum, sidx, t, v, inline, formula, fv in found:
         r = int(rnum) - 1
         while len(rows) <= r:
             rows.append([])
         ci = col_cache.get(col)
         if ci is None:
             ci = col_cache[col] = _col_index(col)
+        if formula and not fv and not v:  # a formula whose result was never stored
+            raise _FormulaWithoutValue(int(rnum), col, "=" + html.unescape(formula))
         if fv and not v:
             v = fv
         if t == "inlineStr":
@@ -391,9 +412,44 @@ def _openpyxl_sheets(path: Path) -> list[tuple[str, list[list]]]:
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
+        sheets = [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
     finally:
         wb.close()
+    if any(c is None for _, rows in sheets for r in rows for c in r):  # formulas without results?
+        wb = load_workbook(path, read_only=True, data_only=False)
+        try:
+            for (title, rows), ws in zip(sheets, wb.worksheets):
+                for i, r in enumerate(ws.iter_rows(values_only=True)):
+                    for j, c in enumerate(r):
+                        if isinstance(c, str) and c.startswith("=") and (i >= len(rows) or j >= len(rows[i])
+                                                                         or rows[i][j] is None):
+                            from openpyxl.utils import get_column_letter
+
+                            raise _FormulaWithoutValue(i + 1, get_column_letter(j + 1), c, title)
+        finally:
+            wb.close()
+    return sheets
+
+
+def _read_sheets(path: Path, engine: str) -> list[tuple[str, list[list]]]:
+    """Cell values of every sheet: the fast reader, or openpyxl when it cannot (see
+    :func:`read_xlsx_tables`)."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if engine in ("auto", "fast"):
+        try:
+            return _fast_xlsx(path)
+        except (KeyError, ValueError, IndexError, OverflowError, zipfile.BadZipFile):
+            # a member or attribute the simple SpreadsheetML reader does not know (KeyError,
+            # IndexError), a cell or layout it does not parse (ValueError, incl. UnicodeDecodeError)
+            if engine == "fast":
+                raise
+    try:
+        return _openpyxl_sheets(path)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, IndexError, TypeError,
+            OSError) as err:
+        raise BadInputError(f"cannot be opened as an Excel workbook ({type(err).__name__})",
+                            file=path.name) from None
 
 
 def read_xlsx_tables(path: Path, site: str, alias_keys, engine: str = "auto") -> tuple[list[RawTable], list[dict]]:
@@ -410,32 +466,19 @@ def read_xlsx_tables(path: Path, site: str, alias_keys, engine: str = "auto") ->
     tables, skipped : list of RawTable, list of dict
         ``skipped`` lists sheets without a recognised header (reported in the inventory).
     """
-    import zipfile
-
     name = path.name
     if path.stat().st_size == 0:
         raise BadInputError("the file is empty", file=name)
     if not zipfile.is_zipfile(path):
         raise BadInputError("cannot be opened as an Excel workbook (not an .xlsx zip archive)", file=name)
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    sheets = None
-    if engine in ("auto", "fast"):
-        try:
-            sheets = _fast_xlsx(path)
-        except (KeyError, ValueError, IndexError, OverflowError, zipfile.BadZipFile):
-            # a member or attribute the simple SpreadsheetML reader does not know (KeyError,
-            # IndexError), a cell or layout it does not parse (ValueError, incl. UnicodeDecodeError)
-            if engine == "fast":
-                raise
-            sheets = None
-    if sheets is None:
-        try:
-            sheets = _openpyxl_sheets(path)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, IndexError, TypeError,
-                OSError) as err:
-            raise BadInputError(f"cannot be opened as an Excel workbook ({type(err).__name__})",
-                                file=name) from None
+    try:
+        sheets = _read_sheets(path, engine)
+    except _FormulaWithoutValue as f:
+        formula = f.formula if len(f.formula) <= 40 else f.formula[:37] + "..."
+        raise BadInputError(f"cell {f.col}{f.row} holds the formula {formula!r} without a stored result, so "
+                            "its value is unknown; open and save the workbook in a spreadsheet application "
+                            "(Excel, LibreOffice) to store the results", file=f"{name}[{f.sheet}]",
+                            row=f.row) from None
     tables, skipped = [], []
     for title, values in sheets:
         label = f"{name}[{title}]"

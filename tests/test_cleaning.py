@@ -293,10 +293,13 @@ def test_bad_input(tmp_path, case):
                     & (r.log["column"] == case["column"])]
         assert case["message"] in set(hit["rule"]), hit.to_string()
         assert not ((r.quarantine["file"] == case["file"]) & (r.quarantine["row"] == int(case["row"]))).any()
-    elif case["outcome"] == "inventory":  # read, with a note in the inventory
-        status = r.inventory.set_index("file").at[case["file"], "status"]
-        assert case["message"] in status, status
-        assert a.set_index("file").at[case["file"], "kept"] > 0
+    elif case["outcome"] == "inventory":  # read, with a note in the inventory (and its header row)
+        inv = r.inventory.set_index("file")
+        label = next(f for f in inv.index if f.startswith(case["file"]))  # "book.xlsx[Sheet]" for a sheet
+        assert case["message"] in inv.at[label, "status"], inv.at[label, "status"]
+        if case["row"]:
+            assert inv.at[label, "header_row"] == int(case["row"])
+        assert a.set_index("file").at[label, "kept"] > 0
     elif case["outcome"] == "warning":
         assert any(case["message"] in w for w in r.warnings), r.warnings
         assert any(case["message"] in line for line in r.summary().splitlines())
@@ -357,7 +360,7 @@ def test_fast_xlsx_reader_matches_openpyxl(run, tmp_path):
     ws.append(["patient_id", "visit_date", "visit_month", "flag", "value", "note"])
     ws.append(["P1", dt.datetime(2010, 1, 18), 0, True, 1.25, "n.d."])
     ws.append(["P2", dt.datetime(1999, 12, 31, 12, 0), 3, False, None, None])
-    ws.append([None, None, 12, None, 3, "=1+2"])
+    ws.append([None, None, 12, None, 3, "n.d."])
     ws["H9"] = "far cell"
     wb.create_sheet("Empty")
     path = tmp_path / "book.xlsx"
@@ -508,3 +511,44 @@ def test_very_long_field_gives_a_short_reason(tmp_path):
     r = cleaning.clean_directory(_setup(tmp_path, "visits__very_long_field.csv"))
     reason = r.quarantine.set_index("row").at[4, "reason"]
     assert "(100003 characters) is not a number" in reason and len(reason) < 200
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cleaning_a_shuffled_export_gives_the_same_tables(run, tmp_path, seed):
+    """Row order in a raw file carries no meaning: shuffled data lines give the same clean tables
+    and the same number of quarantined and merged rows."""
+    _, _, r, raw, _ = run
+    rng = np.random.default_rng(seed)
+    shutil.copytree(raw, tmp_path / "raw")
+    for name in ("nanjing_visits.csv", "chicago_visits.csv", "suzhou_patients.csv", "ebmt_visits.csv"):
+        p = tmp_path / "raw" / name
+        head, *body = p.read_bytes().rstrip(b"\n").split(b"\n")
+        body = [body[i] for i in rng.permutation(len(body))]
+        p.write_bytes(b"\n".join([head, *body]) + b"\n")
+    s = cleaning.clean_directory(tmp_path / "raw")
+    for t in ("patients", "visits", "events"):
+        pd.testing.assert_frame_equal(s.tables[t], r.tables[t])
+    assert len(s.quarantine) == len(r.quarantine) and len(s.duplicates) == len(r.duplicates)
+    no_rows = lambda q: sorted(q["reason"].str.replace(r"row \d+", "row N", regex=True))  # noqa: E731
+    assert no_rows(s.quarantine) == no_rows(r.quarantine)
+
+
+@pytest.mark.parametrize("engine", ["fast", "openpyxl"])
+def test_formula_without_a_stored_result_stops_the_run(tmp_path, engine):
+    """openpyxl (like any program) writes formulas without their results: the value is unknown,
+    so the run stops naming the cell, instead of reading it as missing."""
+    from openpyxl import Workbook
+
+    from sle_nb_utils import readers
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Visits"
+    ws.append(["patient_id", "visit_date", "visit_month", "creatinine_umol_l"])
+    ws.append(["P1", "2010-01-18", 0, 80])
+    ws.append(["P1", "2010-04-18", 3, "=80*1.1"])
+    wb.save(tmp_path / "visits.xlsx")
+    with pytest.raises(BadInputError, match="formula '=80\\*1.1' without a stored result") as err:
+        readers.read_xlsx_tables(tmp_path / "visits.xlsx", "", readers._alias_keys_default(), engine=engine)
+    assert (err.value.file, err.value.row) == ("visits.xlsx[Visits]", 3)
+    assert "D3" in err.value.message
