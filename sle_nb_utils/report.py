@@ -406,10 +406,15 @@ def _markdown_text(md: str) -> str:
     return re.sub(r"\s+", " ", md).strip()
 
 
+_ACRONYMS = {w.lower(): w for w in ("SLE", "SLEDAI", "HSCT", "MSCT", "KM", "OS", "DFS", "TRM", "NRM", "CR", "ADaM")}
+
+
 def notebook_summary(nb, path: Path, bundled: bool) -> dict:
     """Title, one-line question and key result of an executed notebook (for the index).
 
-    * title: from the file name (``04_survival_curves`` -> "04 · Survival curves");
+    * title: the notebook metadata ``sle_nb_utils.title``, else from the file name
+      (``04_survival_curves`` -> "04 · Survival curves", ``03_longitudinal_sledai_renal`` ->
+      "03 · Longitudinal SLEDAI renal");
     * question: the notebook metadata ``sle_nb_utils.question``, else the first heading (its first
       sentence ending in "?", if any);
     * key result: what the cell tagged ``key-result`` prints (or displays as Markdown; its plain
@@ -417,8 +422,9 @@ def notebook_summary(nb, path: Path, bundled: bool) -> dict:
       "What this shows" section; else "—".
     """
     num, _, name = path.stem.partition("_")
-    title = f"{num} · {name.replace('_', ' ').capitalize()}"
     meta = nb.metadata.get("sle_nb_utils", {})
+    words = [_ACRONYMS.get(w, w) for w in name.split("_")]
+    title = meta.get("title") or f"{num} · {' '.join(words)[:1].upper()}{' '.join(words)[1:]}"
     question = meta.get("question")
     if not question:
         for c in nb.cells:
