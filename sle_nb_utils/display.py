@@ -3,8 +3,9 @@
 Notebooks show tables through :func:`table` (HTML, no index column, "—" for a missing value, text
 left-aligned, numbers right-aligned, small counts suppressed), reshape long tables with :func:`wide`,
 summarise patient-level lists (quarantine, cleaning log) with :func:`counts_by` instead of
-printing them, and call :func:`setup` once for the figure resolution. Nothing here computes a
-result; it only formats what the analysis functions return.
+printing them, call :func:`setup` once for the figure resolution, and state the notebook's key
+result with :func:`key_result` in a cell tagged ``key-result`` (the site's index shows it). Nothing
+here computes a result; it only formats what the analysis functions return.
 
 Small-cell suppression: a count of patients (or rows) from 1 to ``MIN_CELL_COUNT - 1`` is shown
 as ``"<MIN_CELL_COUNT"`` (e.g. ``"<5"``) so that a rendered page on a user's data does not single
@@ -204,3 +205,23 @@ def table(df: pd.DataFrame, *, decimals: int | None = None, caption: str | None 
     if min_count:
         df = suppress_small(df, count_columns, min_count)
     return Table(df, decimals=decimals, caption=caption, index=index)
+
+
+def key_result(text: str):
+    """The notebook's key result, one sentence computed from its results, as Markdown.
+
+    Put the call in a cell tagged ``key-result``: the site's index (``run``) shows its text beside
+    the notebook's question.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``f"5-year OS {os5:.0f}% (95% CI {lo:.0f}-{hi:.0f}) after HSCT, n = {n}"``.
+
+    Returns
+    -------
+    IPython.display.Markdown
+    """
+    from IPython.display import Markdown
+
+    return Markdown(f"**Key result.** {text}")

@@ -277,5 +277,7 @@ def test_display_table_helpers():
     assert '<td class="num">1.2</td>' in html and '<td class="num">&lt;5</td>' in html
     counts = display.counts_by(pd.DataFrame({"reason": list("aaabbbbbbc")}))
     assert counts.to_dict("list") == {"reason": ["b", "a", "c"], "rows": [6, "<5", "<5"]}
+    md = display.key_result("OS 84% at 5 years")
+    assert md.data == "**Key result.** OS 84% at 5 years"
     w = display.wide(pd.DataFrame({"g": ["x", "x", "y"], "m": [0, 12, 0], "v": [10, 8, 5]}), "g", "m", "v")
     assert list(w.columns) == ["g", "0", "12"] and w.shape == (2, 3)
