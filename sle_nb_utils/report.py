@@ -204,11 +204,15 @@ FAILED = "failed-run"  # OUT/failed-run/: the executed notebooks of a run that f
 
 def _prepare_out(out_dir: Path, force: bool) -> None:
     """Refuse an ``out_dir`` whose ``site/``, ``notebooks/``, ``clean/``... are not a previous run's
-    (no marker file), unless ``force``: a run replaces those entries and only those."""
+    (no marker file; the repository's ``reports/`` aside), unless ``force``: a run replaces those
+    entries and only those."""
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError("the output path exists and is not a folder", file=str(out_dir))
+    reports = config.REPORTS_DIR.resolve()
     if not out_dir.is_dir() or (out_dir / MARKER).exists() or force:
         return
+    if out_dir == reports or reports in out_dir.parents:
+        return  # the repository's git-ignored reports/ holds runs only (also those made before the marker)
     clash = sorted(n for n in RUN_ENTRIES if (out_dir / n).exists())
     if clash:
         raise BadInputError(f"the output folder is not empty ({', '.join(clash)}) and is not the output of a "

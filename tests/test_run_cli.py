@@ -169,6 +169,7 @@ def test_folder_not_from_a_run_refused_without_force(tmp_path, capsys):
     assert (out / "site" / "thesis.html").read_text() == "precious"
     assert sorted(p.name for p in out.iterdir()) == ["site"]
     report._prepare_out(out, force=True)  # accepted with --force
+    report._prepare_out(config.REPORTS_DIR, force=False)  # reports/ holds runs only (make report)
     (out / report.MARKER).write_text("")
     report._prepare_out(out, force=False)  # a previous run's folder is accepted (and replaced)
 
