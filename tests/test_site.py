@@ -118,19 +118,26 @@ def _claims_check(d, page: str) -> list:
     found = d.execute_script(r"""
       const out = [];
       for (const t of document.querySelectorAll('table')) {
-        const heads = Array.from(t.querySelectorAll('thead th')).map(h => h.innerText.trim().toLowerCase());
-        if (!heads.some(h => h.includes('claim'))) continue;
+        const rows = Array.from(t.querySelectorAll('thead tr'))
+          .map(r => Array.from(r.querySelectorAll('th, td')).map(h => h.innerText.trim().toLowerCase()));
+        if (!rows.some(r => r.some(h => h.includes('claim')))) continue;
         const r = t.getBoundingClientRect();
         const visible = r.width > 0 && r.height > 0 && getComputedStyle(t).visibility !== 'hidden';
-        const col = heads.findIndex(h => /calibration|check|pass|agree|match|status|ok/.test(h));
-        const bad = [];
+        // the header row that names the verdict column; body cells line up with it
+        const isCheck = h => /calibration|check|pass|agree|match|status|^ok$/.test(h);
+        const head = rows.find(r => r.some(isCheck)) || [];
+        const col = head.findIndex(isCheck);
+        const bad = [], seen = [];
         for (const row of t.querySelectorAll('tbody tr')) {
           const cells = Array.from(row.querySelectorAll('th, td')).map(c => c.innerText.trim());
-          const offset = row.querySelectorAll('th, td').length - heads.length;
-          const v = col >= 0 ? (cells[col + offset] || '') : cells.join(' ');
-          if (/^(false|fail|failed|no|✗|x)$/i.test(v) || /\bFAIL/.test(v)) bad.push(cells.join(' | '));
+          const v = col >= 0 ? (cells[col + cells.length - head.length] || '') : cells.join(' ');
+          seen.push(v);
+          // claims.py's verdicts: "agrees (by construction)", "differs", "not computed: ...", "not testable"
+          if (/^(false|fail|failed|no|✗|x|differs)$/i.test(v) || /^not computed/i.test(v) || /\bFAIL/.test(v))
+            bad.push(cells.join(' | '));
         }
-        out.push({visible: visible, rows: t.querySelectorAll('tbody tr').length, bad: bad});
+        out.push({visible: visible, rows: t.querySelectorAll('tbody tr').length, bad: bad, col: col,
+                  values: Array.from(new Set(seen))});
       }
       return out;""")
     if not found:
