@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
-from . import datamodel, schemas
+from . import config, datamodel, schemas
 from . import readers
 from .datamodel import TABLE_ORDER, read_clean_tables  # noqa: F401  (public here too)
 from .errors import BadInputError
@@ -242,7 +242,14 @@ def _norm_unit(u) -> str:
 
 
 def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
-    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns)."""
+    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns).
+
+    An argument left ``None`` falls back on the file ``run --settings/--aliases/--synonyms`` passed
+    to the notebook kernels (:func:`sle_nb_utils.config.extra_resources`), if any."""
+    extra = config.extra_resources()
+    site_settings = extra["settings"] if site_settings is None else site_settings
+    aliases = extra["aliases"] if aliases is None else aliases
+    synonyms = extra["synonyms"] if synonyms is None else synonyms
     a = readers.read_resource("column_aliases.csv", aliases)
     amap: dict = {}
     for alias, col, role in zip(a["alias"], a["column"], a["role"].replace("", "value")):
@@ -937,7 +944,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     allow_partial : bool
         Go on when a file or a site loses more than ``SITE_LOSS_MAX_SHARE`` of its rows to
         quarantine (and at least ``SITE_LOSS_MIN_ROWS``); the result's ``warnings`` say so.
-        Default False: such a loss stops the run.
+        Default False (unless ``run --allow-partial`` set it for the kernels): such a loss stops the
+        run.
 
     Returns
     -------
@@ -951,6 +959,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         ``allow_partial``).
     """
     s = load_settings(settings, aliases, synonyms)
+    allow_partial = allow_partial or config.allow_partial()  # `run --allow-partial`, in a kernel
     alias_keys = frozenset(s.aliases)
     tables, inventory = readers.read_directory(raw_dir, s.sites, alias_keys)
     if progress is None:
