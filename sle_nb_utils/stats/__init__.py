@@ -9,5 +9,8 @@ through :mod:`sle_nb_utils.stats._validate` (one contract) and every regression 
 - :mod:`.competing`: Aalen-Johansen cumulative incidence, Gray's test, Fine-Gray regression.
 - :mod:`.cox`: Cox proportional hazards (Efron / Breslow ties, strata, robust SE, late entry) and
   the ``cox.zph`` test.
+- :mod:`.mixed`: linear mixed models (REML random intercept and slope on 2x2 blocks, matched to
+  lme4) and the GLS AR(1) sensitivity analysis (matched to nlme).
+- :mod:`.paired`: paired tests by visit (Wilcoxon signed-rank, paired t, Holm) and by-visit summaries.
 - :mod:`.results`: the common result object.
 """
