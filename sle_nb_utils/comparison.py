@@ -552,8 +552,8 @@ class Adjustment:
                 fit = cox_fit(f, ["treated"], weights="weight" if weighted else None, robust=True,
                               conf_level=conf_level)
                 s = fit.summary.iloc[0]
-                rows.append({"endpoint": ep.upper(), "weighting": "IPTW" if weighted else "none",
-                             "analysis": self.label, "term": f"{self.treated} vs {self.control}",
+                rows.append({"endpoint": ep.upper(), "weighting": self.label if weighted else "none",
+                             "term": f"{self.treated} vs {self.control}",
                              "hr": s["hr"], "lower": s["lower"], "upper": s["upper"], "robust_se": s["se"],
                              "p": s["p"], "n": int(s["n"]), "events": int(s["n_events"]),
                              "window_months": horizon if horizon is not None else np.nan})
@@ -608,7 +608,7 @@ def trimming_sensitivity(tables: dict, data: pd.DataFrame, treated: str, horizon
     for an in analyses:
         ess = an.ess().set_index("arm")["ess"]
         smd = an.balance()["smd_weighted"].abs().max()
-        c = an.cox(horizon).query("weighting == 'IPTW'")
+        c = an.cox(horizon).query("weighting != 'none'")
         for r in c.itertuples():
             rows.append({"rule": an.label, "endpoint": r.endpoint, "n": r.n,
                          "ess_treated": ess.get(an.treated, np.nan), "ess_control": ess.get(an.control, np.nan),
@@ -765,7 +765,8 @@ def forest_table(measure: str = "overall_survival", data: pd.DataFrame | None = 
                 lo, hi, interval = 100 * float(a), 100 * float(b), "logit (published SE)"
         elif not r.confirmed:
             interval = "not found in the readable sources: no figure taken"
-        when = f"{r.timepoint_months:g} months" if np.isfinite(r.timepoint_months) else "crude, end of follow-up"
+        when = (f"{r.timepoint_months:g} months" if np.isfinite(r.timepoint_months)
+                else "crude, end of follow-up" if np.isfinite(r.value) else "")
         rows.append({"source": "published", "series_id": r.series_id, "arm": r.arm,
                      "label": f"{r.citation.split('.')[0].split(',')[0]} {r.series_id[-4:]}",
                      "when": when, "estimator": r.estimator or "", "numerator": r.numerator,
