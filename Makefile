@@ -31,8 +31,8 @@ report: $(STAMP) ## run every notebook on the bundled data into reports/ and ren
 test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
 	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q
 
-unit: $(STAMP) ## unit tests only (fast)
-	$(BIN)/python -m pytest tests -q
+unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30 s)
+	$(BIN)/python -m pytest tests -q -m "not r and not slow"
 
 nbval: $(STAMP) ## nbval on the stored notebook outputs only
 	$(BIN)/python -m pytest $(NB) $(NBVAL) -q

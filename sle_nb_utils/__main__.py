@@ -34,7 +34,8 @@ def _clean(args) -> int:
     from . import cleaning
 
     result = cleaning.clean_directory(Path(args.raw_dir), Path(args.out), settings=args.settings,
-                                      aliases=args.aliases, synonyms=args.synonyms)
+                                      aliases=args.aliases, synonyms=args.synonyms,
+                                      allow_partial=args.allow_partial)
     print(result.summary())
     return 0
 
@@ -66,9 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="raw exports -> clean tables, cleaning_log.csv, quarantine.csv")
     c.add_argument("raw_dir")
     c.add_argument("--out", required=True)
-    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order, note)")
+    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order; "
+                                      "optional: delimiter, decimal, sex_codes, id_case, note)")
     c.add_argument("--aliases", help="CSV of extra column aliases (columns: alias, column, role, note)")
     c.add_argument("--synonyms", help="CSV of extra label synonyms (columns: column, raw, value, note)")
+    c.add_argument("--allow-partial", action="store_true",
+                   help="go on when a file or site loses more than 20%% of its rows to quarantine (logged)")
     c.set_defaults(func=_clean)
     b = sub.add_parser("build", help="clean tables -> analysis tables (adsl, adtte, adlb)")
     b.add_argument("clean_dir")

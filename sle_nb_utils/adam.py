@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config, endpoints
+from . import config, datamodel, endpoints
 from .errors import BadInputError
 
 #: adlb parameters: PARAMCD -> (source column, PARAM, AVALU). SLEDAI and EGFR are derived.
@@ -54,7 +54,7 @@ ADTTE_COLUMNS = ["STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "ORIGIN", "STA
 ADLB_COLUMNS = ["STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "AVALU", "AVISIT", "AVISITN", "ADT",
                 "AVAL", "BASE", "CHG", "PCHG", "ABLFL"]
 
-_CODE_FILES = ["cleaning.py", "io.py", "schemas.py", "adam.py", "endpoints.py", "scores.py", "units.py"]
+_CODE_FILES = ["cleaning.py", "readers.py", "datamodel.py", "schemas.py", "adam.py", "endpoints.py", "scores.py", "units.py"]
 
 
 def _yn(x) -> np.ndarray:
@@ -63,7 +63,8 @@ def _yn(x) -> np.ndarray:
 
 def data_dictionary() -> pd.DataFrame:
     """Every column of the clean and analysis tables: ``table, column, type, unit, description``."""
-    return pd.read_csv(config.RESOURCES_DIR / "data_dictionary.csv", dtype=str, keep_default_na=False)
+    with config.open_resource("data_dictionary.csv") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,9 +100,7 @@ def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     month-0 visit (ABLFL = "Y"); CHG = AVAL - BASE; PCHG = 100 * CHG / BASE (missing when BASE is 0
     or missing). Units: AVALU.
     """
-    from .cleaning import _sort_by_key
-
-    v = _sort_by_key("visits", visits)  # clean tables are already sorted: then this is free
+    v = datamodel.sort_by_key("visits", visits)  # clean tables are already sorted: then this is free
     n = len(v)
     p = patients.set_index("patient_id")
     values = {}
@@ -240,9 +239,7 @@ def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -
     if isinstance(clean_dir_or_tables, dict):
         tables = {k: clean_dir_or_tables[k] for k in ("patients", "visits", "events")}
     else:
-        from .cleaning import read_clean_tables
-
-        tables = read_clean_tables(clean_dir_or_tables)
+        tables = datamodel.read_clean_tables(clean_dir_or_tables)
     p, v, e = tables["patients"], tables["visits"], tables["events"]
     adlb = build_adlb(p, v)
     out = dict(tables)
@@ -252,10 +249,10 @@ def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -
     if out_dir is not None:
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
-        from .io import write_csv
+        from .readers import write_csv
 
         if fmt not in ("csv", "parquet"):
-            raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+            raise BadInputError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
         for k in ("adsl", "adtte", "adlb"):
             if fmt == "csv":
                 write_csv(out[k], d / f"{k}.csv")
@@ -278,10 +275,10 @@ def raw_fingerprint(raw_dir) -> str:
         h.update(hashlib.sha256(f.read_bytes()).digest())
     for name in _CODE_FILES:
         f = config.PACKAGE_DIR / name
-        if f.exists():
-            h.update(name.encode() + hashlib.sha256(f.read_bytes()).digest())
-    for f in sorted(config.RESOURCES_DIR.glob("*.csv")):
-        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+        h.update(name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    for name in config.resource_names():
+        with config.open_resource(name) as fh:
+            h.update(name.encode() + hashlib.sha256(fh.read()).digest())
     return h.hexdigest()
 
 
@@ -302,9 +299,9 @@ def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None
     dict
         ``patients``, ``visits``, ``events``, ``adsl``, ``adtte``, ``adlb``.
     """
-    from .cleaning import _final_dtypes, clean_directory
+    from .cleaning import clean_directory
 
-    raw = Path(config.RAW_DIR if data_dir is None else data_dir)
+    raw = config.bundled_dir("raw") if data_dir is None else Path(data_dir)
     if not raw.is_dir():
         raise BadInputError("raw data directory not found (run `make data` for the bundled data)",
                             file=str(raw))
@@ -315,7 +312,7 @@ def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None
     if entry.is_dir() and not refresh and all((entry / f"{n}.parquet").exists() for n in names):
         out = {n: pd.read_parquet(entry / f"{n}.parquet") for n in names}
         for n in ("patients", "visits", "events"):
-            out[n] = _final_dtypes(n, out[n])
+            out[n] = datamodel.conform(n, out[n])
         for n in ("adsl", "adtte"):  # parquet returns None for missing text; the builders use pd.NA
             for c in out[n].columns:
                 if out[n][c].dtype == object and out[n][c].isna().any():

@@ -1,8 +1,8 @@
 """Raw hospital exports -> validated clean tables, as carefully as a data manager would do it.
 
-``clean_directory(raw_dir)`` reads every CSV / ``.xlsx`` export (``sle_nb_utils.io``), maps per-site
-column names onto the data model (``resources/column_aliases.csv``), harmonises units
-(``resources/units.csv``, DESIGN §3/§5), parses dates with the site's day/month order
+``clean_directory(raw_dir)`` reads every CSV / ``.xlsx`` export (``sle_nb_utils.readers``), maps per-site
+column names onto the data model (``resources/column_aliases.csv``; ``docs/design.md``, "Data
+model"), harmonises units (``resources/units.csv``), parses dates with the site's day/month order
 (``resources/site_settings.csv``), normalises labels (``resources/label_synonyms.csv``), removes
 exact duplicates, quarantines conflicting duplicates and rows that fail the pandera schemas
 (``sle_nb_utils.schemas``), and accounts for every raw row:
@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.errors
 
-from . import io as rawio
-from . import schemas
+from . import datamodel, schemas
+from . import readers
+from .datamodel import TABLE_ORDER, read_clean_tables  # noqa: F401  (public here too)
 from .errors import BadInputError
 from .schemas import KEYS, NULLABLE, REQUIRED, TABLES, VOCABULARY
 
 LOG_COLUMNS = ["file", "row", "column", "old", "new", "rule"]
 QUARANTINE_COLUMNS = ["file", "row", "table", "patient_id", "reason"]
-TABLE_ORDER = ["patients", "visits", "events"]
 
 # date formats (strptime). Year-first and month-name formats cannot be misread; numeric
 # day/month formats need the site's ``date_order`` (DMY or MDY): never guessed.
@@ -42,6 +42,13 @@ _ORDERED = {"DMY": ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"], "MDY": ["%m/%d/%Y", "%m
 _NUMERIC_DM = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}$")
 _EXCEL_ORIGIN = pd.Timestamp("1899-12-30")  # Excel's day 0 (1900 date system)
 UNPARSEABLE_COLUMN_SHARE = 0.5  # more than half of a date/number column unreadable: stop the run
+#: A file or site that loses more than this share of its raw rows to quarantine (and at least
+#: SITE_LOSS_MIN_ROWS rows) stops the run: a missing patients file or an undeclared site coding,
+#: not a few bad rows. ``allow_partial=True`` (``clean --allow-partial``) goes on and warns.
+SITE_LOSS_MAX_SHARE = 0.2
+SITE_LOSS_MIN_ROWS = 5
+#: A censored lab value ("<10", ">1000", "≤ 0.1") is kept as its bound and logged as censored.
+_CENSORED = re.compile(r"^\s*(<=|>=|<|>|≤|≥)\s*([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +61,7 @@ class CleaningResult:
     Attributes
     ----------
     tables : dict
-        ``patients``, ``visits``, ``events`` in the data model (DESIGN §3), sorted by key.
+        ``patients``, ``visits``, ``events`` in the data model (``docs/design.md``), sorted by key.
     log : DataFrame
         ``file, row, column, old, new, rule``: one row per changed cell.
     quarantine : DataFrame
@@ -74,6 +81,10 @@ class CleaningResult:
         Per file and date column: ``date_order`` and the formats found with their counts.
     inventory : DataFrame
         Per file/sheet: site, format, encoding, delimiter, header row, raw rows, status.
+    warnings : list of str
+        What the run let through but a data manager must know: a file that repeats another, a
+        file or site that lost more than ``SITE_LOSS_MAX_SHARE`` of its rows under
+        ``allow_partial=True``.
     """
 
     tables: dict
@@ -86,6 +97,7 @@ class CleaningResult:
     units: pd.DataFrame
     dates: pd.DataFrame
     inventory: pd.DataFrame
+    warnings: list = field(default_factory=list)
 
     def summary(self) -> str:
         """Row accounting as text (what the CLI prints)."""
@@ -97,6 +109,7 @@ class CleaningResult:
         t = a[["raw_rows", "kept", "merged_duplicates", "quarantined"]].sum()
         lines.append(f"  total: {t.raw_rows} = {t.kept} + {t.merged_duplicates} + {t.quarantined}")
         lines.append(f"cleaning log: {len(self.log)} changed cells; quarantine: {len(self.quarantine)} rows")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
     def mapping_summary(self) -> pd.DataFrame:
@@ -126,6 +139,24 @@ class CleaningResult:
         return v.groupby("table", sort=False)["status"].agg(
             checks="size", passed=lambda s: int((s == "pass").sum())).reset_index()
 
+    def rule_accounting(self) -> pd.DataFrame:
+        """Rows each plausibility rule (``schemas.PLAUSIBILITY_RULES``) quarantined, per endpoint.
+
+        One row per rule: ``rule``, ``table``, ``definition``, ``rows`` (rows failing it; a row that
+        fails two rules counts under both), then one column per analysis endpoint (adtte PARAMCD
+        OS, DFS, REL, NRM, TRM, CR, and adlb) with the rows removed from what feeds it (0 where
+        the rule's table does not feed that endpoint).
+        """
+        v = self.validation
+        failed = v.groupby("rule")["rows_failed"].sum() if len(v) else pd.Series(dtype="int64")
+        feeds = ["OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"]
+        rows = []
+        for r in schemas.PLAUSIBILITY_RULES:
+            n = int(failed.get(r.name, 0))
+            rows.append(dict(rule=r.name, table=r.table, definition=r.definition, rows=n,
+                             **{e: n if e in r.endpoints else 0 for e in feeds}))
+        return pd.DataFrame(rows)
+
     def log_examples(self) -> pd.DataFrame:
         """Changed cells per rule, with the first logged example of each (values quoted)."""
         g = self.log.groupby("rule")
@@ -140,63 +171,14 @@ class CleaningResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for name, t in self.tables.items():
-            rawio.write_csv(t, out / f"{name}.csv")
+            readers.write_csv(t, out / f"{name}.csv")
         for name, t in [("cleaning_log", self.log), ("quarantine", self.quarantine),
                         ("duplicates", self.duplicates), ("validation_report", self.validation),
                         ("row_accounting", self.accounting), ("column_mapping", self.mapping),
                         ("units_report", self.units), ("dates_report", self.dates),
-                        ("inventory", self.inventory)]:
-            rawio.write_csv(t, out / f"{name}.csv")
+                        ("inventory", self.inventory), ("plausibility_report", self.rule_accounting())]:
+            readers.write_csv(t, out / f"{name}.csv")
         return out
-
-
-def _read_clean_arrow(path: Path, kinds: dict) -> pd.DataFrame | None:
-    """Fast, exact reading of a clean table with pyarrow (None: use the pandas path)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        types = {c: pa.string() for c, k in kinds.items() if k in ("str", "label")}
-        types.update({c: pa.float64() for c, k in kinds.items() if k == "float"})
-        types.update({c: pa.int64() for c, k in kinds.items() if k == "int"})
-        types.update({c: pa.bool_() for c, k in kinds.items() if k in ("bool", "nbool")})
-        types.update({c: pa.date32() for c, k in kinds.items() if k == "date"})
-        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True,
-            include_columns=list(kinds)))
-        return t.to_pandas(date_as_object=False)
-    except Exception:
-        return None
-
-
-def read_clean_tables(clean_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Read ``patients.csv``, ``visits.csv``, ``events.csv`` written by :meth:`CleaningResult.write`
-    back with the data-model dtypes."""
-    clean_dir = Path(clean_dir)
-    out = {}
-    for table in TABLE_ORDER:
-        path = clean_dir / f"{table}.csv"
-        if not path.exists():
-            raise BadInputError(f"clean table {table}.csv not found (run `clean` first)", file=str(path.name))
-        kinds = TABLES[table]
-        missing = [c for c in kinds if c not in pd.read_csv(path, nrows=0).columns]
-        if missing:
-            raise BadInputError(f"clean table lacks column {missing[0]!r} (not written by `clean`?)",
-                                file=path.name, row=1, column=missing[0])
-        df = _read_clean_arrow(path, kinds)
-        if df is not None:
-            out[table] = _final_dtypes(table, df)
-            continue
-        text_cols = {c: str for c, k in kinds.items() if k in ("str", "label")}
-        df = pd.read_csv(path, dtype=text_cols, keep_default_na=False, low_memory=False, na_values={
-            c: [""] for c, k in kinds.items() if k not in ("str", "label")} | {
-            c: [""] for c, k in kinds.items() if k in ("str", "label") and c not in schemas.EMPTY_IS_NONE})
-        for c, k in kinds.items():
-            if k in ("bool", "nbool") and df[c].dtype == object:
-                tf = {"true": True, "false": False, "True": True, "False": False}
-                df[c] = df[c].map(lambda x: tf.get(x, x) if isinstance(x, str) else x)
-        out[table] = _final_dtypes(table, df)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +194,19 @@ class _Settings:
     spellings: dict          # normalised spelling -> unit key
 
 
+def _site_codes(text: str) -> dict:
+    """A site's declared codes, ``"1=M;2=F"`` -> ``{"1": "M", "2": "F"}`` (keys normalised)."""
+    out = {}
+    for part in [p for p in str(text).split(";") if p.strip()]:
+        raw, eq, val = part.partition("=")
+        if not eq or val.strip() not in VOCABULARY["sex"]:
+            raise BadInputError(f"sex_codes {text!r}: write code=value pairs separated by ';' with values "
+                                f"{'/'.join(VOCABULARY['sex'])} (e.g. 1=M;2=F)", file="site_settings.csv",
+                                column="sex_codes")
+        out[readers.normalise_name(raw)] = val.strip()
+    return out
+
+
 def _norm_unit(u) -> str:
     s = str(u).strip().casefold().replace(" ", "").replace("μ", "µ")
     return s
@@ -219,34 +214,42 @@ def _norm_unit(u) -> str:
 
 def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
     """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns)."""
-    a = rawio.read_resource("column_aliases.csv", aliases)
+    a = readers.read_resource("column_aliases.csv", aliases)
     amap: dict = {}
     for alias, col, role in zip(a["alias"], a["column"], a["role"].replace("", "value")):
-        key = rawio.normalise_name(alias)
+        key = readers.normalise_name(alias)
         if col not in {c for t in TABLES.values() for c in t}:
             raise BadInputError(f"alias {alias!r} maps to {col!r}, which is not a data-model column",
                                 file="column_aliases.csv", column="column")
         amap[key] = (col, role)  # later (user) rows win
-    s = rawio.read_resource("site_settings.csv", site_settings)
+    s = readers.read_resource("site_settings.csv", site_settings)
     s = s.iloc[::-1].drop_duplicates("site").iloc[::-1] if len(s) else s
     for o in s["date_order"]:
         if o not in ("", "DMY", "MDY", "YMD"):
             raise BadInputError(f"date_order {o!r} is not DMY, MDY or YMD", file="site_settings.csv",
                                 column="date_order")
-    syn = rawio.read_resource("label_synonyms.csv", synonyms)
+    for col, allowed in (("decimal", ("", ".", ",")), ("id_case", ("", "upper", "lower")),
+                         ("delimiter", ("", ",", ";", "tab", "\\t", "|"))):
+        for o in s[col]:
+            if o not in allowed:
+                raise BadInputError(f"{col} {o!r} is not one of {', '.join(repr(a) for a in allowed if a)} "
+                                    "(or blank)", file="site_settings.csv", column=col)
+    for o in s["sex_codes"]:
+        _site_codes(o)  # fails on a malformed declaration
+    syn = readers.read_resource("label_synonyms.csv", synonyms)
     smap: dict = {}
     missing = set()
     for col, raw, val in zip(syn["column"], syn["raw"], syn["value"]):
-        k = rawio.normalise_name(raw) if col != "<missing>" else str(raw).strip().casefold()
+        k = readers.normalise_name(raw) if col != "<missing>" else str(raw).strip().casefold()
         if col == "<missing>":
             missing.add(k)
         else:
             smap.setdefault(col, {})[k] = val
     for col, allowed in VOCABULARY.items():  # the canonical values themselves, any case
         for v in allowed:
-            smap.setdefault(col, {}).setdefault(rawio.normalise_name(v), v)
+            smap.setdefault(col, {}).setdefault(readers.normalise_name(v), v)
     units = schemas.unit_table()
-    sp = rawio.read_resource("unit_spellings.csv")
+    sp = readers.read_resource("unit_spellings.csv")
     spellings = {_norm_unit(a): b for a, b in zip(sp["spelling"], sp["unit"])}
     for u in units["unit"]:
         spellings.setdefault(_norm_unit(u), u)
@@ -257,7 +260,7 @@ def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
 # per-file context
 # --------------------------------------------------------------------------------------------
 class _Ctx:
-    def __init__(self, t: rawio.RawTable, settings: _Settings):
+    def __init__(self, t: readers.RawTable, settings: _Settings):
         self.t = t
         self.s = settings
         self.rows = t.rows
@@ -265,7 +268,11 @@ class _Ctx:
         self.logs: list[pd.DataFrame] = []
         self.q_mask: list[tuple[np.ndarray, object]] = []  # (bool mask, reason str or array)
         srow = settings.sites[settings.sites["site"] == t.site]
-        self.date_order = srow["date_order"].iloc[0] if len(srow) else ""
+        first = (lambda c: srow[c].iloc[0]) if len(srow) else (lambda c: "")
+        self.date_order = first("date_order")
+        self.decimal = first("decimal")        # "," : numbers written with a decimal comma
+        self.sex_codes = _site_codes(first("sex_codes"))
+        self.id_case = first("id_case")        # "upper" / "lower": fold patient IDs
         self.mapping: list[dict] = []
         self.units: list[dict] = []
         self.dates: list[dict] = []
@@ -337,7 +344,7 @@ def _map_columns(ctx: _Ctx) -> dict:
     found: dict = {}
     by_target: dict = {}
     for cid, raw in zip(t.data.columns, t.columns):
-        k = rawio.normalise_name(raw)
+        k = readers.normalise_name(raw)
         m = _BRACKET.match(k)
         hit, unit, unit_raw = None, None, None
         if k in s.aliases:  # the full header is an alias (most specific), e.g. "proteinuria (sledai)"
@@ -362,7 +369,7 @@ def _map_columns(ctx: _Ctx) -> dict:
             if unit not in known:
                 ctx.fail(f"unknown unit {unit_raw!r} for {col} in the header (known: {', '.join(known)}); "
                          "add it to units.csv / unit_spellings.csv", row=t.header_row, column=raw)
-        elif role == "value" and k == rawio.normalise_name(col) and col in unit_cols:
+        elif role == "value" and k == readers.normalise_name(col) and col in unit_cols:
             unit = s.units[(s.units["column"] == col) & (s.units["factor"] == 1.0)]["unit"].iloc[0]
         target = (col, role)
         if target in by_target:
@@ -408,6 +415,13 @@ def _first_row(ctx, mask):
     return int(ctx.rows[i])
 
 
+def _short(x, limit: int = 60) -> str:
+    """``repr`` of a raw value for a message, cut to ``limit`` characters (a 1 MB cell must not
+    become a 1 MB reason)."""
+    r = repr(x)
+    return r if len(r) <= limit else f"{r[:limit - 20]}... ({len(str(x))} characters)"
+
+
 def _text_of(x) -> str:
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
@@ -440,10 +454,12 @@ def _parse_text(ctx: _Ctx, s: pd.Series, col: str, table: str) -> pd.Series:
 
 def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool = False) -> pd.Series:
     syn = ctx.s.synonyms.get("<bool>" if bool_kind else col, {})
+    if col == "sex" and ctx.sex_codes:  # the site's declared codes (site_settings.csv, sex_codes)
+        syn = {**syn, **ctx.sex_codes}
     codes, uniq = _factorize(s)
     raw = np.array([_text_of(u) if not isinstance(u, (bool, np.bool_)) else str(bool(u)) for u in uniq],
                    dtype=object)
-    keys = [rawio.normalise_name(u) for u in raw]
+    keys = [readers.normalise_name(u) for u in raw]
     vals, rules, bad, tok = [], [], [], []
     for r, k in zip(raw, keys):
         if k in syn:
@@ -478,15 +494,22 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
     badm = _take(np.array(bad, dtype=bool), codes, False).astype(bool)
     if badm.any():
         allowed = "True/False" if bool_kind else ", ".join(VOCABULARY[col])
-        ctx.quarantine(badm, lambda idx: [f"{col} {rawv[i]!r} is not a known value ({allowed}); "
-                                          "add it to label_synonyms.csv" for i in idx])
+        fix = "add it to label_synonyms.csv" + (
+            " or declare the site's sex_codes in site_settings.csv (e.g. 1=M;2=F)" if col == "sex" else "")
+        ctx.quarantine(badm, lambda idx: [f"{col} {_short(rawv[i])} is not a known value ({allowed}); {fix}"
+                                          for i in idx])
     res = pd.Series(out, index=s.index, dtype=object)
     if bool_kind:
         res = res.astype("boolean")
     return res
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*(-?\d+),(\d+)\s*$")
+
+
 def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: str = "") -> pd.Series:
+    if ctx.decimal == "," and s.dtype == object:  # the site declared a decimal comma: "35,5" is 35.5
+        s = s.map(lambda x: _DECIMAL_COMMA.sub(r"\1.\2", x) if isinstance(x, str) else x)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         num = s.astype("float64")
     else:
@@ -496,6 +519,21 @@ def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: st
                                       else np.nan), errors="coerce")
         num = num.astype("float64")
         failed = num.isna().to_numpy() & s.notna().to_numpy()
+        if failed.any() and col in schemas.LAB_COLUMNS:
+            raw = s.to_numpy(dtype=object)
+            idx = np.flatnonzero(failed)
+            hits = [(i, _CENSORED.match(str(raw[i]))) for i in idx]
+            hits = [(i, m) for i, m in hits if m]
+            if hits:
+                ii = np.array([i for i, _ in hits])
+                vals = num.to_numpy(copy=True)
+                vals[ii] = [float(m.group(2)) for _, m in hits]
+                num = pd.Series(vals, index=s.index)
+                for side, ops in (("below", ("<", "<=", "≤")), ("above", (">", ">=", "≥"))):
+                    mask = np.zeros(len(s), bool)
+                    mask[[i for i, m in hits if m.group(1) in ops]] = True
+                    ctx.log(mask, col, raw, vals, f"censored_{side}_limit_kept_as_bound")
+                failed[ii] = False
         if failed.any():
             raw = s.to_numpy(dtype=object)
             idx = np.flatnonzero(failed)
@@ -510,9 +548,9 @@ def _parse_number(ctx: _Ctx, s: pd.Series, col: str, integer: bool, raw_name: st
                 if bad.sum() > UNPARSEABLE_COLUMN_SHARE * present:  # a column problem, not a row problem
                     first = int(np.flatnonzero(bad)[0])
                     ctx.fail(f"{col}: {int(bad.sum())} of {present} values are not numbers (first: "
-                             f"{txt[first]!r}; a decimal comma or a text column?)",
+                             f"{_short(txt[first])}; a decimal comma or a text column?)",
                              row=int(ctx.rows[first]), column=raw_name)
-                ctx.quarantine(bad, lambda ii: [f"{col}: {txt[i]!r} is not a number" for i in ii])
+                ctx.quarantine(bad, lambda ii: [f"{col}: {_short(txt[i])} is not a number" for i in ii])
     if integer:
         v = num.to_numpy()
         frac = ~np.isnan(v) & (v != np.round(v))
@@ -575,9 +613,9 @@ def _parse_dates(ctx: _Ctx, s: pd.Series, col: str, raw_name: str) -> pd.Series:
         example = _text_of(uniq[codes[np.flatnonzero(bad)[0]]])
         if share > UNPARSEABLE_COLUMN_SHARE:
             ctx.fail(f"unparseable date column: {bad.sum()} of {nonmissing.sum()} dates cannot be read "
-                     f"(first: {example!r}; site date_order {order or 'not set'})", row=first, column=raw_name)
+                     f"(first: {_short(example)}; site date_order {order or 'not set'})", row=first, column=raw_name)
         rawv = _take(uniq, codes, None)
-        ctx.quarantine(bad, lambda idx: [f"{col}: date {_text_of(rawv[i])!r} cannot be parsed "
+        ctx.quarantine(bad, lambda idx: [f"{col}: date {_short(_text_of(rawv[i]))} cannot be parsed "
                                          f"(site date_order {order or 'not set'})" for i in idx])
     tokm = (codes >= 0) & (tok[np.maximum(codes, 0)] if len(uniq) else False)
     ctx.log(tokm, col, _take(uniq, codes, None), "", "missing_token")
@@ -592,7 +630,7 @@ def _parse_dates(ctx: _Ctx, s: pd.Series, col: str, raw_name: str) -> pd.Series:
 # units
 # --------------------------------------------------------------------------------------------
 def _harmonise_units(ctx: _Ctx, out: pd.DataFrame, unit_info: dict, unit_cols: dict) -> None:
-    """Convert each lab column to its canonical unit (DESIGN §3), in place, logging every cell."""
+    """Convert each lab column to its canonical unit (``docs/design.md``), in place, logging every cell."""
     units = ctx.s.units
     for col, (header_unit, raw_name) in unit_info.items():
         u = units[units["column"] == col]
@@ -620,8 +658,8 @@ def _harmonise_units(ctx: _Ctx, out: pd.DataFrame, unit_info: dict, unit_cols: d
             source[:] = "unit column"
         elif header_unit:
             unit_row[:] = header_unit
-            source[:] = "header" if header_unit != canon or rawio.normalise_name(raw_name) != \
-                rawio.normalise_name(col) else "data-model name"
+            source[:] = "header" if header_unit != canon or readers.normalise_name(raw_name) != \
+                readers.normalise_name(col) else "data-model name"
         elif len(set(factor_of.values())) == 1:  # every accepted unit is the canonical one
             unit_row[:] = canon
             source[:] = "only unit"
@@ -676,7 +714,7 @@ def _ranges_disjoint(u: pd.DataFrame) -> bool:
 # --------------------------------------------------------------------------------------------
 # one raw table
 # --------------------------------------------------------------------------------------------
-def _process_table(t: rawio.RawTable, settings: _Settings):
+def _process_table(t: readers.RawTable, settings: _Settings):
     ctx = _Ctx(t, settings)
     found = _map_columns(ctx)
     value_cols = {v[0]: cid for cid, v in found.items() if v[1] == "value"}
@@ -738,6 +776,12 @@ def _process_table(t: rawio.RawTable, settings: _Settings):
                 unit_info[col] = (found[cid][2], raw_name)
         elif ck == "date":
             out[col] = _parse_dates(ctx, s, col, raw_name)
+    if ctx.id_case and "patient_id" in value_cols:  # the site declared its IDs case-insensitive
+        pid = out["patient_id"]
+        folded = pid.str.upper() if ctx.id_case == "upper" else pid.str.lower()
+        changed = (pid.notna() & (folded != pid)).to_numpy()
+        ctx.log(changed, "patient_id", pid.to_numpy(dtype=object), folded.to_numpy(dtype=object), "id_case_folded")
+        out["patient_id"] = folded
     _harmonise_units(ctx, out, unit_info, unit_cols)
     # missing values where the data model does not allow them
     for col in TABLES[kind]:
@@ -772,55 +816,6 @@ def _combine_reasons(n: int, parts) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # whole directory
 # --------------------------------------------------------------------------------------------
-_TARGET = {"int": "int64", "float": "float64", "nbool": "boolean", "date": "datetime64[ns]"}
-
-
-def _validation_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Cast to the schema's dtypes, column by column, only where needed (no full copy)."""
-    for c, k in TABLES[table].items():
-        d = df[c].dtype
-        if k == "int":
-            if d != "int64":
-                df[c] = df[c].astype("float64").astype("int64")
-        elif k == "bool":
-            if d != bool:
-                b = df[c].astype("boolean")
-                df[c] = b.astype(bool) if not b.isna().any() else b
-        elif k in _TARGET:
-            if str(d) != _TARGET[k]:
-                df[c] = df[c].astype(_TARGET[k])
-        elif d != object:
-            df[c] = df[c].astype(object)
-    return df
-
-
-def _sort_by_key(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    keys = []
-    for k in reversed(KEYS[table]):
-        col = df[k]
-        if col.dtype == object:
-            keys.append(pd.factorize(col, sort=True)[0])
-        else:
-            keys.append(col.to_numpy().astype("int64"))
-    order = np.lexsort(keys) if len(df) else np.arange(0)
-    if (order == np.arange(len(df))).all():
-        return df.reset_index(drop=True)
-    return df.iloc[order].reset_index(drop=True)
-
-
-def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    df = df[list(TABLES[table])]
-    df = _validation_dtypes(table, df.copy(deep=False))
-    for c, k in TABLES[table].items():
-        if k == "bool" and str(df[c].dtype) == "boolean" and not df[c].isna().any():
-            df[c] = df[c].astype(bool)
-        if k == "str":
-            col = df[c]
-            if col.isna().any():
-                df[c] = col.fillna("") if c in schemas.EMPTY_IS_NONE else col.astype(object).where(col.notna(), pd.NA)
-    return _sort_by_key(table, df)
-
-
 def _py(x):
     return x.item() if hasattr(x, "item") else x
 
@@ -892,7 +887,7 @@ def _run_schema(schema, df: pd.DataFrame, table: str, report: list, label: str) 
 
 
 def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synonyms=None,
-                    progress: bool | None = None) -> CleaningResult:
+                    progress: bool | None = None, allow_partial: bool = False) -> CleaningResult:
     """Clean every export in ``raw_dir``.
 
     Parameters
@@ -902,12 +897,18 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     out_dir : str or Path, optional
         If given, write the clean tables and reports there (see :meth:`CleaningResult.write`).
     settings : str, Path or DataFrame, optional
-        Extra site-settings rows (``site, file_pattern, encoding, date_order, note``); a site given
-        here replaces the bundled row of the same name.
+        Extra site-settings rows (``site, file_pattern, encoding, date_order`` and, optionally,
+        ``delimiter`` (``,``, ``;``, ``tab``, ``|``), ``decimal`` (``,`` for a decimal comma),
+        ``sex_codes`` (e.g. ``1=M;2=F``), ``id_case`` (``upper`` / ``lower``: fold patient IDs),
+        ``note``); a site given here replaces the bundled row of the same name.
     aliases, synonyms : str, Path or DataFrame, optional
         Extra rows for ``column_aliases.csv`` / ``label_synonyms.csv``.
     progress : bool, optional
         Show a tqdm bar over files (default: only on an interactive terminal).
+    allow_partial : bool
+        Go on when a file or a site loses more than ``SITE_LOSS_MAX_SHARE`` of its rows to
+        quarantine (and at least ``SITE_LOSS_MIN_ROWS``); the result's ``warnings`` say so.
+        Default False: such a loss stops the run.
 
     Returns
     -------
@@ -916,11 +917,13 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     Raises
     ------
     BadInputError
-        A file or column the run cannot accept (message names file, row, column and reason).
+        A file or column the run cannot accept (message names file, row, column and reason), or
+        a file or site that lost more than ``SITE_LOSS_MAX_SHARE`` of its rows (unless
+        ``allow_partial``).
     """
     s = load_settings(settings, aliases, synonyms)
     alias_keys = frozenset(s.aliases)
-    tables, inventory = rawio.read_directory(raw_dir, s.sites, alias_keys)
+    tables, inventory = readers.read_directory(raw_dir, s.sites, alias_keys)
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm import tqdm  # (not tqdm.auto: in a kernel without ipywidgets it warns on stderr)
@@ -946,7 +949,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     clean = {}
     for table in TABLE_ORDER:
         df = pd.concat(frames[table], ignore_index=True) if len(frames[table]) > 1 else frames[table][0]
-        df = _validation_dtypes(table, df)
+        df = datamodel.to_model_dtypes(table, df)
         cols = list(TABLES[table])
         # 1. exact duplicates (identical after cleaning): keep the first, merge the others
         hv = np.zeros(len(df), dtype=np.uint64)  # row hash, column by column (no copy of the frame)
@@ -998,11 +1001,20 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
             qp = [q for q in quars if len(q) and (q["table"] == "patients").any()]
             quarantined_ids = set(pd.concat(qp)["patient_id"].dropna()) if qp else set()
             unknown_reason = np.where(df["patient_id"].isin(quarantined_ids).to_numpy(),
-                                      "its patient is quarantined", "patient not in the patients table")
+                                      "its patient is quarantined", "patient not in the patients table").astype(object)
+            folded = {str(k).casefold(): k for k in pat.index}
+            for i in np.flatnonzero(~known & (unknown_reason == "patient not in the patients table")):
+                pid = df["patient_id"].iat[i]
+                twin = folded.get(str(pid).casefold()) if pid is not None else None
+                if twin is not None:
+                    unknown_reason[i] = (f"patient not in the patients table ({pid!r} differs only in case "
+                                         f"from {twin!r}: fix the ID in the export, or declare the site's "
+                                         "id_case in site_settings.csv)")
             r2 = pd.Series(np.where(known, "", unknown_reason), index=df.index, dtype=object)
             need = ["patient_id", "visit_date", "visit_month"] if table == "visits" else \
                 ["patient_id", "event_date", "event"]
-            j = df.loc[known, need].join(pat[["enrol_date", "transplant_date", "death_date"]], on="patient_id")
+            j = df.loc[known, need].join(pat[["enrol_date", "transplant_date", "last_contact_date", "death_date"]],
+                                         on="patient_id")
             j["_start"] = j["transplant_date"].fillna(j["enrol_date"])
             if len(j):
                 r3 = _run_schema(schemas.cross_table_schemas()[table], j, table, report,
@@ -1031,18 +1043,77 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     accounting = _accounting(tables, kind_of, clean, duplicates, quarantine)
     if not accounting["balanced"].all():  # nothing may be dropped silently
         bad = accounting[~accounting["balanced"]].iloc[0]
-        raise AssertionError(f"row accounting does not balance for {bad['file']}")
+        raise BadInputError("row accounting does not balance (raw rows != kept + merged + quarantined): "
+                            "a defect of cleaning itself; please report it with this file", file=bad["file"])
+    warnings = _repeated_files(accounting, duplicates) + _missing_visits(clean)
+    warnings += _heavy_losses(accounting, quarantine, {t.file: t.site for t in tables}, allow_partial)
     result = CleaningResult(
-        tables={k: _final_dtypes(k, v) for k, v in clean.items()},
+        tables={k: datamodel.conform(k, v) for k, v in clean.items()},
         log=log, quarantine=quarantine, duplicates=duplicates,
         validation=pd.DataFrame(report), accounting=accounting,
         mapping=pd.DataFrame(mapping, columns=["file", "raw_column", "column", "role", "unit", "status"]),
         units=pd.DataFrame(units, columns=["file", "column", "unit", "source", "factor", "values"]),
         dates=pd.DataFrame(dates, columns=["file", "column", "date_order", "format", "values"]),
-        inventory=inventory)
+        inventory=inventory, warnings=warnings)
     if out_dir is not None:
         result.write(out_dir)
     return result
+
+
+def _missing_visits(clean: dict) -> list[str]:
+    """Warnings for kept patients without any kept visit (remission endpoints and labs are
+    undefined for them; survival is not) and without a kept baseline (month-0) visit (no change
+    from baseline, no partial remission)."""
+    p, v = clean["patients"]["patient_id"], clean["visits"]
+    out = []
+    for what, ids in (("no visits", p[~p.isin(v["patient_id"])]),
+                      ("no baseline (month-0) visit", p[p.isin(v["patient_id"])
+                                                       & ~p.isin(v.loc[v["visit_month"] == 0, "patient_id"])])):
+        if len(ids):
+            shown = ", ".join(sorted(map(str, ids))[:5]) + (", ..." if len(ids) > 5 else "")
+            out.append(f"{len(ids)} patient{'s' if len(ids) > 1 else ''} with {what} ({shown}): "
+                       "remission and change from baseline are undefined for "
+                       f"{'them' if len(ids) > 1 else 'this patient'}")
+    return out
+
+
+def _repeated_files(accounting: pd.DataFrame, duplicates: pd.DataFrame) -> list[str]:
+    """Warnings for files whose every row is an exact copy of rows of one other file."""
+    out = []
+    for r in accounting.itertuples():
+        d = duplicates[duplicates["file"] == r.file]
+        if r.raw_rows and len(d) == r.raw_rows and d["duplicate_of_file"].nunique() == 1 \
+                and d["duplicate_of_file"].iat[0] != r.file:
+            out.append(f"file {r.file} repeats {d['duplicate_of_file'].iat[0]}: all {r.raw_rows} rows are exact "
+                       "copies (the same export delivered twice?); they were merged, not counted twice")
+    return out
+
+
+def _heavy_losses(accounting: pd.DataFrame, quarantine: pd.DataFrame, site_of: dict,
+                  allow_partial: bool) -> list[str]:
+    """Stop (or, with ``allow_partial``, warn) when a file or a site lost more than
+    ``SITE_LOSS_MAX_SHARE`` of its raw rows (and at least ``SITE_LOSS_MIN_ROWS``) to quarantine."""
+    a = accounting.assign(site=accounting["file"].map(site_of).fillna(""),
+                          _order=accounting["table"].map(TABLE_ORDER.index))
+    a = a.sort_values(["_order", "file"], kind="stable")  # patients first: the cause, not its orphans
+    groups = [("file", f, a[a["file"] == f]) for f in a["file"]]
+    groups += [("site", s, a[a["site"] == s]) for s in sorted(set(a["site"]) - {""})]
+    out = []
+    for what, name, g in groups:
+        raw, lost = int(g["raw_rows"].sum()), int(g["quarantined"].sum())
+        if lost < SITE_LOSS_MIN_ROWS or lost <= SITE_LOSS_MAX_SHARE * raw:
+            continue
+        q = quarantine[quarantine["file"].isin(g["file"])]
+        top = q["reason"].value_counts()
+        msg = (f"{lost} of {raw} rows ({100 * lost / raw:.0f}%) quarantined, {top.iat[0]} of them as "
+               f"{top.index[0]!r}; more than {100 * SITE_LOSS_MAX_SHARE:.0f}% of a "
+               f"{'file' if what == 'file' else 'site'} is a missing or mis-named file or an undeclared "
+               "site coding, not a few bad rows. Fix the export or the settings, or pass --allow-partial "
+               "(allow_partial=True) to go on")
+        if not allow_partial:
+            raise BadInputError(msg, file=name if what == "file" else f"{', '.join(g['file'])} (site {name})")
+        out.append(f"{what} {name}: {msg.split('. Fix')[0]}; going on (allow_partial)")
+    return out
 
 
 def _sorted_log(logs: list) -> pd.DataFrame:
@@ -1077,78 +1148,6 @@ def _accounting(tables, kind_of, clean, duplicates, quarantine) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # checks and summaries used by notebook 01 and the tests
 # --------------------------------------------------------------------------------------------
-#: Quarantine reason expected for each kind of row-level defect of ``messy.write_raw_exports``.
-REASON_OF_KIND = {
-    "conflicting_duplicate": "conflicting duplicate", "impossible_value": "plausible range",
-    "unparseable_date": "cannot be parsed", "missing_key": "missing patient_id",
-    "unknown_patient": "patient not in the patients table", "visit_after_death": "visit not after death",
-    "orphan_of_quarantined_patient": "its patient is quarantined",
-    "event_before_enrolment": "event on or after enrolment",
-}
-
-
-def manifest_check(result: CleaningResult, manifest: pd.DataFrame) -> pd.DataFrame:
-    """Was every injected defect handled as the defect manifest says?
-
-    Parameters
-    ----------
-    result : CleaningResult
-    manifest : DataFrame
-        ``messy.write_raw_exports``' manifest (``data/truth/defects.csv`` for the bundled data).
-
-    Returns
-    -------
-    DataFrame
-        The manifest with ``found`` (what cleaning did, in words) and ``handled`` (bool).
-    """
-    q = result.quarantine.groupby(["file", "row"])["reason"].agg("; ".join)
-    dups = set(zip(result.duplicates["file"], result.duplicates["row"]))
-    log = result.log
-    inv = result.inventory.set_index("file")
-    found, ok = [], []
-    for d in manifest.itertuples():
-        row = None if pd.isna(d.row) else int(d.row)
-        f, good = "", False
-        if d.handling == "quarantined":
-            reason = q.get((d.file, row))
-            f = f"quarantined: {reason}" if reason is not None else "not quarantined"
-            good = reason is not None and REASON_OF_KIND.get(d.kind, "") in reason
-        elif d.handling == "dropped_duplicate":
-            good = (d.file, row) in dups
-            f = "merged as exact duplicate" if good else "not merged"
-        elif d.handling in ("corrected", "converted"):
-            sel = log[(log["file"] == d.file) & (log["column"] == d.column)]
-            if d.handling == "converted":
-                sel = sel[sel["rule"].isin(["unit_conversion", "unit_inferred_from_magnitude"])]
-                if d.kind == "unit_missing":
-                    sel = sel[sel["rule"] == "unit_inferred_from_magnitude"]
-            if row is not None:
-                sel = sel[(sel["row"] == row) & (sel["new"] == str(d.expected_value))]
-            good = len(sel) > 0
-            f = f"{len(sel)} logged change(s) ({', '.join(sorted(set(sel['rule'])))})" if good else "no logged change"
-        elif d.handling == "read":
-            if d.file in inv.index:
-                i = inv.loc[d.file]
-                good = {"non_data_sheet": str(i["status"]).startswith("ignored"),
-                        "header_offset": pd.notna(i["header_row"]) and int(i["header_row"]) > 1,
-                        "encoding": i["encoding"] == "latin-1",
-                        "bom": i["encoding"] == "utf-8-sig",
-                        "delimiter": i["delimiter"] == ";",
-                        "missing_token": bool(((log["file"] == d.file) & (log["rule"] == "missing_token")).any()),
-                        "date_format": bool(((result.dates["file"] == d.file)
-                                             & (result.dates["column"] == d.column)).any()),
-                        }.get(d.kind, str(i["status"]) == "read")
-                f = f"read ({i['status']}, header row {i['header_row']}, {i['encoding'] or 'no'} encoding)"
-            else:
-                f = "file not read"
-        found.append(f)
-        ok.append(bool(good))
-    out = manifest.copy()
-    out["found"] = found
-    out["handled"] = ok
-    return out
-
-
 def missingness(tables: dict, by: str = "cohort") -> pd.DataFrame:
     """Share of missing values per visits column (labs) and ``by`` group.
 
@@ -1166,22 +1165,3 @@ def missingness(tables: dict, by: str = "cohort") -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["pct_missing"] = (100 * out["missing"] / out["visits"]).round(1)
     return out
-
-
-def plot_missingness(miss: pd.DataFrame, by: str = "cohort", ax=None):
-    """Heat map of ``missingness()`` (% of visits without a value); returns the axes."""
-    import matplotlib.pyplot as plt
-
-    wide = miss.pivot(index="column", columns=by, values="pct_missing")  # same order as the printed pivot
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.5))
-    im = ax.imshow(wide.to_numpy(float), cmap="Blues", vmin=0, vmax=max(10.0, float(np.nanmax(wide.to_numpy(float)))),
-                   aspect="auto")
-    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=20, ha="right")
-    ax.set_yticks(range(wide.shape[0]), wide.index)
-    for i in range(wide.shape[0]):
-        for j in range(wide.shape[1]):
-            ax.text(j, i, f"{wide.iat[i, j]:.1f}", ha="center", va="center", fontsize=8)
-    ax.figure.colorbar(im, ax=ax, label="% of visits missing")
-    ax.set_title("Missing lab values after cleaning")
-    return ax

@@ -22,25 +22,32 @@ ebmt      hsct_ebmt2013 (+ others)     Excel workbook (read-me sheet, header on 
                                        CSV with DD.MM.YYYY dates and 'n.d.' for missing
 ========  ===========================  ======================================================
 
+In code, each site is one row of ``SITE_EXPORTS`` (formats, units, the defects only that site has);
+its raw headers are ``resources/synthetic_site_headers.csv`` and its whole-file defects
+``resources/synthetic_file_defects.csv``. :func:`manifest_check` tells whether a cleaning run
+handled every injected defect as the manifest says.
+
 :func:`example_truth` makes small truth tables with the data-model columns (for tests and
 benchmarks when ``sle_nb_utils.synth`` is not wanted).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import scores, units
-from .schemas import LAB_COLUMNS, NOMINAL_MONTHS, SLEDAI_DESCRIPTORS, TABLES
+from .schemas import LAB_COLUMNS, NOMINAL_MONTHS
 
-# Unit factors (to the canonical unit), DESIGN §5, from sle_nb_utils.units: creatinine 1 mg/dL =
-# 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
+# Unit factors (to the canonical unit; docs/design.md, "Clinical definitions"), from sle_nb_utils.units:
+# creatinine 1 mg/dL = 88.4 µmol/L; albumin 1 g/dL = 10 g/L; C3/C4 1 g/L = 100 mg/dL; proteinuria 1 g = 1000 mg.
 CREAT_MG_DL = units.CREATININE_UMOL_L_PER_MG_DL
 ALB_G_DL = units.ALBUMIN_G_L_PER_G_DL
 COMPLEMENT_MG_DL = 1.0 / units.COMPLEMENT_MG_DL_PER_G_L
@@ -49,14 +56,13 @@ PROT_MG = 1.0 / units.PROTEINURIA_MG_PER_G
 MANIFEST_COLUMNS = ["file", "row", "column", "kind", "raw_value", "handling", "expected_value",
                     "expected_handling"]
 
-_DESCRIPTOR_LABEL = {d: "SLEDAI " + d[len("sledai_"):].replace("_", " ") for d in SLEDAI_DESCRIPTORS}
 
 
 # --------------------------------------------------------------------------------------------
 # example truth (small, data-model shaped)
 # --------------------------------------------------------------------------------------------
 def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
-    """Small truth tables in the data model of DESIGN §3 (not calibrated; for tests/benchmarks).
+    """Small truth tables in the data model of ``docs/design.md`` (not calibrated; for tests/benchmarks).
 
     Parameters
     ----------
@@ -107,7 +113,7 @@ def example_truth(seed: int = 1, scale: float = 1.0) -> dict[str, pd.DataFrame]:
         tx = enrol + pd.to_timedelta(rng.integers(14, 60, n), unit="D")
         no_tx = np.zeros(n, bool)
         if cohort == "hsct_burt2006":
-            no_tx[:2] = True  # DESIGN §3: 2 Burt patients died after mobilisation, never transplanted
+            no_tx[:2] = True  # docs/design.md: 2 Burt patients died after mobilisation, never transplanted
         p["transplant_date"] = pd.Series(tx).where(~no_tx, pd.NaT)
         fu_days = rng.integers(200, 1900, n)
         fu_days[no_tx] = 20
@@ -288,7 +294,7 @@ def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
     Parameters
     ----------
     truth : dict
-        ``patients``, ``visits``, ``events`` DataFrames in the data model (DESIGN §3).
+        ``patients``, ``visits``, ``events`` DataFrames in the data model (``docs/design.md``).
     raw_dir : Path
         Output folder (created). Files: ``nanjing_{patients,visits,events}.csv``,
         ``suzhou_{patients,visits,events}.csv``, ``chicago_{patients,visits,events}.csv``,
@@ -324,8 +330,7 @@ def write_raw_exports(truth: dict, raw_dir: Path, seed: int) -> pd.DataFrame:
         e = E[e_site.eq(s)].reset_index(drop=True)
         if len(p) == 0:
             continue
-        builder = {"nanjing": _nanjing, "suzhou": _suzhou, "chicago": _chicago, "ebmt": _ebmt}[s]
-        man, frows = builder(p, v, e, P, V, raw_dir, rng)
+        man, frows = _write_site(SITE_EXPORTS[s], p, v, e, P, V, raw_dir, rng)
         manifest.extend(man)
         file_rows.extend(frows)
     m = pd.concat([pd.DataFrame(file_rows, columns=MANIFEST_COLUMNS), *manifest], ignore_index=True)
@@ -462,37 +467,76 @@ def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str = ",", n
     path.write_bytes(data)
 
 
-# ---- nanjing ----------------------------------------------------------------------------------
-def _nanjing(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "nanjing_patients.csv", "nanjing_visits.csv", "nanjing_events.csv"
-    frows = [
-        _file_defect(fp, "", "bom", "UTF-8 BOM", "read", "", "read (BOM removed)"),
-        _file_defect(fp, "sex", "label_synonym", "女/男", "corrected", "F/M", "normalised to F/M"),
-        _file_defect(fp, "lupus_nephritis", "label_synonym", "是/否", "corrected", "True/False",
-                     "normalised to True/False"),
-        _file_defect(fp, "", "column_alias", "病例号, 性别, Hospital, ...", "read", "",
-                     "mapped through column_aliases.csv"),
-        _file_defect(fp, "enrol_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-        _file_defect(fv, "visit_date", "date_format", "YYYY/MM/DD", "read", "", "parsed"),
-        _file_defect(fv, "proteinuria_g_24h", "unit_header", "mg/24h", "converted", "",
-                     "converted mg/24h -> g/24h (x 0.001)"),
-        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "µmol/L or mg/dL", "converted", "",
-                     "rows in mg/dL converted to µmol/L (x 88.4)"),
-        _file_defect(fv, "immunosuppressants", "separator_spaces", "'; '", "corrected", "';'",
-                     "spaces around ';' removed (logged per cell)"),
-        _file_defect(fe, "event_date", "date_format", "YYYY-MM-DD", "read", "", "parsed"),
-    ]
-    # patients
-    f = _patients_text(p, "%Y-%m-%d", ("是", "否"), ("yes", "no"), {"F": "女", "M": "男"})
-    rename = {"patient_id": "病例号", "cohort": "Cohort", "arm": "Arm", "centre": "Hospital",
-              "cell_source": "Cell source", "cell_dose_per_kg": "Cell dose (cells/kg)",
-              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "性别",
-              "age_at_transplant_years": "Age (years)", "disease_duration_months": "Disease duration (months)",
-              "lupus_nephritis": "Lupus nephritis", "nephritis_class": "LN class", "enrol_date": "Enrol date",
-              "transplant_date": "Transplant date", "last_contact_date": "Last contact",
-              "death_date": "Date of death", "death_cause": "Cause of death",
-              "death_treatment_related": "Treatment-related death"}
-    sp = _Site(fp, f, 1, rename)
+# ---- the site table ----------------------------------------------------------------------------
+# Each site's export is one row of SITE_EXPORTS: file names, encodings, date formats, labels and the
+# units the site writes. The raw header of each data-model column, per site, is one row of
+# resources/synthetic_site_headers.csv (cleaning maps them back through column_aliases.csv;
+# tests/test_messy.py checks that every one does). One writer (_write_site) turns a site into
+# files; the few defects that only one site has are small functions named in its row.
+@functools.lru_cache(maxsize=None)
+def site_headers(site: str, table: str) -> dict:
+    """``{data-model column: raw header}`` of ``site``'s ``table`` export
+    (``resources/synthetic_site_headers.csv``; a blank cell keeps the data-model name)."""
+    from .config import open_resource
+
+    with open_resource("synthetic_site_headers.csv") as fh:
+        t = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
+    t = t[(t["table"] == table) & (t[site] != "")]
+    return dict(zip(t["column"], t[site]))
+
+
+@functools.lru_cache(maxsize=None)
+def site_file_defects(site: str) -> list[tuple]:
+    """Defects of a whole file or column of ``site``'s exports, as the manifest lists them
+    (``resources/synthetic_file_defects.csv``: table or file, column, kind, raw value, handling,
+    expected value, expected handling)."""
+    from .config import open_resource
+
+    with open_resource("synthetic_file_defects.csv") as fh:
+        t = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
+    return [tuple(r) for r in t[t["site"] == site].drop(columns="site").itertuples(index=False)]
+
+
+@dataclass(frozen=True)
+class _UnitColumn:
+    """A lab written in one of two units, the unit in its own column: a share ``share`` of rows
+    (drawn at random) in ``drawn``, the others in ``other``; each unit is ``(label, divisor)`` with
+    raw = canonical / divisor."""
+
+    column: str
+    unit_column: str
+    share: float
+    drawn: tuple
+    other: tuple
+
+
+@dataclass(frozen=True)
+class SiteExport:
+    """How one synthetic site writes its exports (see the module docstring's table)."""
+
+    site: str
+    dates: tuple                   # strftime date format of the patients, visits, events tables
+    files: tuple = ()              # file names (``book.xlsx[Sheet]``); default ``<site>_<table>.csv``
+    header_lines: tuple = (1, 1, 1)  # 1-based line of each table's header row
+    encoding: str = "utf-8"        # of every CSV file of the site
+    labels: tuple | None = None    # (nephritis yes/no, other booleans yes/no, sex labels or None);
+    #                                None: native cells (the Excel workbook)
+    visit_divisors: dict = field(default_factory=dict)  # lab -> divisor for the whole column
+    unit_column: _UnitColumn | None = None
+    immunosuppressant_separator: str = ";"
+    visits_sep: str = ","
+    visits_na: str = ""
+    unknown_id: str = "UNKNOWN-999"
+    workbook: str = ""             # patients and events are sheets of this workbook
+    patient_defects: object = None  # f(site, p, rng): site-specific patient-table defects
+    visit_defects: object = None    # f(site, p): after the shared visit defects
+    event_defects: object = None    # f(site, e, rng): before the shared event defects
+    event_before_enrolment: bool = True
+    order: tuple = ("patients", "visits", "events")  # order of the random draws
+
+
+def _nanjing_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    f = sp.frame
     if len(f) >= 3:
         i = int(rng.integers(0, len(f)))
         c = str(p.at[i, "centre"])
@@ -500,58 +544,10 @@ def _nanjing(p, v, e, P, V, raw_dir, rng):
         j = (i + 1) % len(f)
         sp.add_row(sp.frame.loc[j].drop("_pos").to_dict(), j, 1, "", "exact_duplicate", "(whole row)",
                    "dropped_duplicate", "", "dropped as exact duplicate")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "utf-8-sig")
-    # visits
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%Y/%m/%d")
-    f["proteinuria_g_24h"] = f["proteinuria_g_24h"] / PROT_MG  # g -> mg
-    mg = rng.random(len(f)) < 0.2
-    f["creatinine_umol_l"] = np.where(mg, f["creatinine_umol_l"] / CREAT_MG_DL, f["creatinine_umol_l"])
-    f["creatinine_unit"] = np.where(mg, "mg/dL", "µmol/L")
-    f["immunosuppressants"] = f["immunosuppressants"].fillna("").str.replace(";", "; ", regex=False)
-    rename = {"patient_id": "Patient ID", "visit_date": "Visit date", "visit_month": "Month",
-              **_DESCRIPTOR_LABEL, "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (mg/24h)",
-              "creatinine_umol_l": "Creatinine", "creatinine_unit": "Creatinine unit",
-              "albumin_g_l": "Albumin (g/L)", "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)",
-              "anti_dsdna_iu_ml": "Anti-dsDNA (IU/mL)", "wbc_10e9_l": "WBC (10^9/L)",
-              "platelets_10e9_l": "PLT (10^9/L)", "haemoglobin_g_l": "Hb (g/L)",
-              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Immunosuppressive drugs"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%Y/%m/%d", {"creatinine_umol_l": lambda x: x},
-                        fixed={"creatinine_unit": "µmol/L"}, unknown="NJ-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8-sig")
-    # events
-    se = _events_site(fe, e, "%Y-%m-%d", 1, {
-        "patient_id": "Patient ID", "event_date": "Event date", "event": "Event type", "detail": "Details"})
-    _common_event_defects(se, e, p, "%Y-%m-%d")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "utf-8-sig")
-    return [mp, mv, me], frows
 
 
-# ---- suzhou -----------------------------------------------------------------------------------
-def _suzhou(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "suzhou_patients.csv", "suzhou_visits.csv", "suzhou_events.csv"
-    frows = [
-        _file_defect(fp, "enrol_date", "date_format", "DD/MM/YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "visit_date", "date_format", "DD/MM/YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "creatinine_umol_l", "unit_missing", "mg/dL values, no unit", "converted", "",
-                     "unit inferred from magnitude (mg/dL), converted x 88.4, each inference logged"),
-        _file_defect(fv, "proteinuria_g_24h", "unit_per_row", "g/24h or mg/24h", "converted", "",
-                     "rows in mg/24h converted to g/24h (x 0.001)"),
-    ]
-    f = _patients_text(p, "%d/%m/%Y", ("1", "0"), ("1", "0"))
-    rename = {c: c.replace("_", " ") for c in TABLES["patients"]}
-    rename.update({"patient_id": "pat_id", "sex": "gender", "age_at_transplant_years": "age",
-                   "centre": "center"})
-    sp = _Site(fp, f, 1, rename)
+def _suzhou_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    f = sp.frame
     if len(f) >= 3:
         i = int(rng.integers(0, len(f)))
         sx = str(p.at[i, "sex"])
@@ -560,179 +556,242 @@ def _suzhou(p, v, e, P, V, raw_dir, rng):
         j = (i + 1) % len(f)
         arm = str(p.at[j, "arm"])
         sp.cell(j, "arm", "case", arm.lower(), "corrected", arm, f"corrected to {arm}")
-        # an impossible patient (age 250) with one visit: both quarantined
+        # an impossible patient (age 250) with one visit (_suzhou_visits): both quarantined
         row = sp.frame.loc[j].drop("_pos").to_dict()
         row.update(patient_id="SZ-IMPOSSIBLE-1", age_at_transplant_years=250.0)
         sp.add_row(row, j, 1, "age_at_transplant_years", "impossible_value", 250.0, "quarantined", "",
                    "quarantined (age outside the plausible range)")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "utf-8")
-    # visits
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%d/%m/%Y")
-    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
-    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
-    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
-    f["creatinine_umol_l"] = f["creatinine_umol_l"] / CREAT_MG_DL
-    mg = rng.random(len(f)) < 0.3
-    f["proteinuria_g_24h"] = np.where(mg, f["proteinuria_g_24h"] / PROT_MG, f["proteinuria_g_24h"])
-    f["proteinuria_unit"] = np.where(mg, "mg/24h", "g/24h")
-    rename = {c: c for c in f.columns}
-    rename.update({"patient_id": "pat_id", "visit_date": "date", "visit_month": "follow-up month",
-                   "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)", "c4_g_l": "C4 (mg/dL)",
-                   "creatinine_umol_l": "Serum creatinine", "proteinuria_g_24h": "24h urine protein",
-                   "proteinuria_unit": "Proteinuria unit", "sledai_2k_total": "SLEDAI total"})
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%d/%m/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
-                        unknown="SZ-UNKNOWN-9")
-    # the impossible patient's visit
-    if len(p) >= 3 and len(f):
+
+
+def _suzhou_visits(sv: _Site, p: pd.DataFrame) -> None:
+    if len(p) >= 3 and len(sv.frame):  # the impossible patient's visit
         row = sv.frame.loc[0].drop("_pos").to_dict()
         row["patient_id"] = "SZ-IMPOSSIBLE-1"
         sv.add_row(row, 0, 1, "patient_id", "orphan_of_quarantined_patient", "SZ-IMPOSSIBLE-1",
                    "quarantined", "", "quarantined (its patient is quarantined)")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8")
-    se = _events_site(fe, e, "%d/%m/%Y", 1, {
-        "patient_id": "pat_id", "event_date": "date of event", "event": "event", "detail": "comment"})
-    _common_event_defects(se, e, p, "%d/%m/%Y")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "utf-8")
-    return [mp, mv, me], frows
 
 
-# ---- chicago ----------------------------------------------------------------------------------
-def _chicago(p, v, e, P, V, raw_dir, rng):
-    fp, fv, fe = "chicago_patients.csv", "chicago_visits.csv", "chicago_events.csv"
-    frows = [
-        _file_defect(fv, "", "encoding", "latin-1", "read", "", "decoded as latin-1 (site setting)"),
-        _file_defect(fp, "enrol_date", "date_format", "MM/DD/YYYY", "read", "",
-                     "parsed month-first (site setting MDY)"),
-        _file_defect(fv, "visit_date", "date_format", "MM/DD/YYYY", "read", "",
-                     "parsed month-first (site setting MDY)"),
-        _file_defect(fp, "sex", "label_synonym", "Female/Male", "corrected", "F/M", "normalised to F/M"),
-        _file_defect(fv, "creatinine_umol_l", "unit_per_row", "mg/dL or µmol/L", "converted", "",
-                     "rows in mg/dL converted to µmol/L (x 88.4)"),
-        _file_defect(fv, "albumin_g_l", "unit_header", "g/dL", "converted", "", "converted g/dL -> g/L (x 10)"),
-        _file_defect(fv, "c3_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-        _file_defect(fv, "c4_g_l", "unit_header", "mg/dL", "converted", "", "converted mg/dL -> g/L (x 0.01)"),
-    ]
-    f = _patients_text(p, "%m/%d/%Y", ("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"})
-    rename = {"patient_id": "Subject ID", "cohort": "Study", "arm": "Treatment arm", "centre": "Center",
-              "cell_source": "Graft source", "cell_dose_per_kg": "Dose cells/kg",
-              "conditioning": "Conditioning regimen", "cd34_selected": "CD34 selection", "sex": "Gender",
-              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "SLE duration (months)",
-              "lupus_nephritis": "Nephritis", "nephritis_class": "ISN/RPS class",
-              "enrol_date": "Enrollment date", "transplant_date": "HSCT date",
-              "last_contact_date": "Date last seen", "death_date": "Date of death",
-              "death_cause": "Cause of death", "death_treatment_related": "TRM"}
-    sp = _Site(fp, f, 1, rename)
-    if len(f) >= 3:
-        i = int(rng.integers(0, len(f)))
+def _chicago_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    if len(sp.frame) >= 3:
+        i = int(rng.integers(0, len(sp.frame)))
         sx = str(p.at[i, "sex"])
         raw = {"F": " female ", "M": " MALE"}[sx]
         sp.cell(i, "sex", "case_spaces", raw, "corrected", sx, f"corrected to {sx}")
-    fpat, mp = sp.finish()
-    _write_csv(fpat, raw_dir / fp, "latin-1")
-    f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%m/%d/%Y")
-    um = rng.random(len(f)) < 0.15
-    f["creatinine_umol_l"] = np.where(um, f["creatinine_umol_l"], f["creatinine_umol_l"] / CREAT_MG_DL)
-    f["creatinine_unit"] = np.where(um, "µmol/L", "mg/dL")
-    f["albumin_g_l"] = f["albumin_g_l"] / ALB_G_DL
-    f["c3_g_l"] = f["c3_g_l"] / COMPLEMENT_MG_DL
-    f["c4_g_l"] = f["c4_g_l"] / COMPLEMENT_MG_DL
-    rename = {"patient_id": "Subject ID", "visit_date": "Visit date", "visit_month": "Visit",
-              **{d: d for d in SLEDAI_DESCRIPTORS}, "sledai_2k_total": "SLEDAI-2K total",
-              "proteinuria_g_24h": "Proteinuria (g/24h)", "creatinine_umol_l": "SCr",
-              "creatinine_unit": "SCr unit", "albumin_g_l": "Albumin (g/dL)", "c3_g_l": "C3 (mg/dL)",
-              "c4_g_l": "C4 (mg/dL)", "anti_dsdna_iu_ml": "anti-dsDNA", "wbc_10e9_l": "WBC",
-              "platelets_10e9_l": "Platelets", "haemoglobin_g_l": "Hemoglobin (g/L)",
-              "prednisone_mg_day": "Prednisone (mg/day)", "immunosuppressants": "Other IS drugs"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%m/%d/%Y", {"creatinine_umol_l": lambda x: x / CREAT_MG_DL},
-                        fixed={"creatinine_unit": "mg/dL"}, unknown="CH-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "latin-1")
-    se = _events_site(fe, e, "%m/%d/%Y", 1, {
-        "patient_id": "Subject ID", "event_date": "Event date", "event": "Event", "detail": "Details"})
+
+
+def _chicago_events(se: _Site, e: pd.DataFrame, rng) -> None:
     if len(e) >= 2:
         i = int(rng.integers(0, len(e)))
         ev = str(e.at[i, "event"])
         se.cell(i, "event", "case", ev.upper(), "corrected", ev, f"corrected to {ev}")
-    _common_event_defects(se, e, p, "%m/%d/%Y")
-    fev, me = se.finish()
-    _write_csv(fev, raw_dir / fe, "latin-1")
-    return [mp, mv, me], frows
 
 
-# ---- ebmt -------------------------------------------------------------------------------------
-def _ebmt(p, v, e, P, V, raw_dir, rng):
-    wb_name = "ebmt_registry.xlsx"
-    fp, fe, fv = f"{wb_name}[Patients]", f"{wb_name}[Events]", "ebmt_visits.csv"
-    frows = [
-        _file_defect(fp, "", "header_offset", "header on line 3 (title above)", "read", "",
-                     "header row found on line 3"),
-        _file_defect(fe, "", "header_offset", "header on line 2 (note above)", "read", "",
-                     "header row found on line 2"),
-        _file_defect(f"{wb_name}[Read me]", "", "non_data_sheet", "free text", "read", "",
-                     "sheet skipped (no recognised header), listed in the inventory"),
-        _file_defect(fp, "enrol_date", "date_format", "Excel date cells", "read", "", "parsed"),
-        _file_defect(fe, "event_date", "date_format", "DD-Mon-YYYY", "read", "", "parsed"),
-        _file_defect(fv, "", "delimiter", ";", "read", "", "read with ';' delimiter"),
-        _file_defect(fv, "visit_date", "date_format", "DD.MM.YYYY", "read", "",
-                     "parsed day-first (site setting DMY)"),
-        _file_defect(fv, "", "missing_token", "n.d.", "read", "", "read as missing (logged per cell)"),
-    ]
-    # patients sheet
+def _ebmt_patients(sp: _Site, p: pd.DataFrame, rng) -> None:
+    if len(sp.frame) >= 2:
+        i = int(rng.integers(0, len(sp.frame)))
+        cs = str(p.at[i, "cell_source"])
+        sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
+
+
+def _ebmt_events(se: _Site, e: pd.DataFrame, rng) -> None:
+    if len(e) >= 2:
+        i = int(rng.integers(0, len(e)))
+        se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
+                   "dropped_duplicate", "", "dropped as exact duplicate")
+
+
+_US_UNITS = {"albumin_g_l": ALB_G_DL, "c3_g_l": COMPLEMENT_MG_DL, "c4_g_l": COMPLEMENT_MG_DL}
+
+SITE_EXPORTS = {
+    "nanjing": SiteExport(
+        site="nanjing", encoding="utf-8-sig",
+        dates=("%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d"),
+        labels=(("是", "否"), ("yes", "no"), {"F": "女", "M": "男"}),
+        visit_divisors={"proteinuria_g_24h": PROT_MG},
+        unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.2, ("mg/dL", CREAT_MG_DL),
+                                ("µmol/L", 1.0)),
+        immunosuppressant_separator="; ", unknown_id="NJ-UNKNOWN-9", patient_defects=_nanjing_patients),
+    "suzhou": SiteExport(
+        site="suzhou",
+        dates=("%d/%m/%Y", "%d/%m/%Y", "%d/%m/%Y"),
+        labels=(("1", "0"), ("1", "0"), None),
+        visit_divisors={**_US_UNITS, "creatinine_umol_l": CREAT_MG_DL},
+        unit_column=_UnitColumn("proteinuria_g_24h", "proteinuria_unit", 0.3, ("mg/24h", PROT_MG),
+                                ("g/24h", 1.0)),
+        unknown_id="SZ-UNKNOWN-9", patient_defects=_suzhou_patients, visit_defects=_suzhou_visits),
+    "chicago": SiteExport(
+        site="chicago", encoding="latin-1",
+        dates=("%m/%d/%Y", "%m/%d/%Y", "%m/%d/%Y"),
+        labels=(("Yes", "No"), ("Yes", "No"), {"F": "Female", "M": "Male"}),
+        visit_divisors=dict(_US_UNITS),
+        unit_column=_UnitColumn("creatinine_umol_l", "creatinine_unit", 0.15, ("µmol/L", 1.0),
+                                ("mg/dL", CREAT_MG_DL)),
+        unknown_id="CH-UNKNOWN-9", patient_defects=_chicago_patients, event_defects=_chicago_events),
+    "ebmt": SiteExport(
+        site="ebmt", workbook="ebmt_registry.xlsx",
+        dates=("", "%d.%m.%Y", "%d-%b-%Y"), header_lines=(3, 1, 2),
+        files=("ebmt_registry.xlsx[Patients]", "ebmt_visits.csv", "ebmt_registry.xlsx[Events]"),
+        visits_sep=";", visits_na="n.d.", unknown_id="EB-UNKNOWN-9", patient_defects=_ebmt_patients,
+        event_defects=_ebmt_events, event_before_enrolment=False, order=("patients", "events", "visits"),
+        # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
+        # duplicate the file; it is listed once (missing_token) and logged per cell by cleaning.
+    ),
+}
+
+
+def _patients_native(p: pd.DataFrame) -> pd.DataFrame:
+    """A patients table for an Excel sheet: native dates, booleans and numbers; missing as None."""
     f = p.copy()
     for c in ("nephritis_class", "death_cause"):
         f[c] = _na_str(f[c])
     for c in ("cd34_selected", "death_treatment_related"):
         f[c] = pd.Series(p[c], dtype="boolean").astype(object).where(p[c].notna(), None)
     f["lupus_nephritis"] = p["lupus_nephritis"].astype(bool)
-    rename = {"patient_id": "UPN", "cohort": "Cohort", "arm": "Arm", "centre": "Centre",
-              "cell_source": "Stem cell source", "cell_dose_per_kg": "Cell dose per kg",
-              "conditioning": "Conditioning", "cd34_selected": "CD34 selected", "sex": "Sex",
-              "age_at_transplant_years": "Age at transplant", "disease_duration_months": "Disease duration months",
-              "lupus_nephritis": "LN", "nephritis_class": "LN class", "enrol_date": "Registration date",
-              "transplant_date": "Date of transplant", "last_contact_date": "Last follow-up",
-              "death_date": "Date of death", "death_cause": "Cause of death",
-              "death_treatment_related": "Treatment-related death"}
-    sp = _Site(fp, f, 3, rename)
-    if len(f) >= 2:
-        i = int(rng.integers(0, len(f)))
-        cs = str(p.at[i, "cell_source"])
-        sp.cell(i, "cell_source", "case", cs.upper(), "corrected", cs, f"corrected to {cs}")
-    fpat, mp = sp.finish()
-    # events sheet
-    se = _events_site(fe, e, "%d-%b-%Y", 2, {
-        "patient_id": "UPN", "event_date": "Date of event", "event": "Event type", "detail": "Comment"})
-    if len(e) >= 2:
-        i = int(rng.integers(0, len(e)))
-        se.add_row(se.frame.loc[i].drop("_pos").to_dict(), i, 1, "", "exact_duplicate", "(whole row)",
-                   "dropped_duplicate", "", "dropped as exact duplicate")
-    fev, me = se.finish()
-    _write_workbook(raw_dir / wb_name, fpat, fev)
-    # visits csv
+    return f
+
+
+def _visits_text(spec: SiteExport, v: pd.DataFrame, rng) -> pd.DataFrame:
+    """A visits table in the site's date format and units (one random draw when a lab's unit
+    varies by row)."""
     f = _visit_frame(v)
-    f["visit_date"] = _fmt_date(v["visit_date"], "%d.%m.%Y")
-    rename = {"patient_id": "UPN", "visit_date": "Date of visit", "visit_month": "Visit month",
-              **{d: f"{d[len('sledai_'):].replace('_', ' ')} (SLEDAI)" for d in SLEDAI_DESCRIPTORS},
-              "sledai_2k_total": "SLEDAI-2K", "proteinuria_g_24h": "Proteinuria (g/24h)",
-              "creatinine_umol_l": "Creatinine (µmol/L)", "albumin_g_l": "Albumin (g/L)",
-              "c3_g_l": "C3 (g/L)", "c4_g_l": "C4 (g/L)", "anti_dsdna_iu_ml": "dsDNA (IU/mL)",
-              "wbc_10e9_l": "Leukocytes (10^9/L)", "platelets_10e9_l": "Platelets (10^9/L)",
-              "haemoglobin_g_l": "Haemoglobin (g/L)", "prednisone_mg_day": "Prednisone (mg/day)",
-              "immunosuppressants": "Immunosuppressants"}
-    sv = _Site(fv, f, 1, rename)
-    _row_defects_visits(sv, v, P, V, rng, "%d.%m.%Y", {"creatinine_umol_l": lambda x: x},
-                        unknown="EB-UNKNOWN-9")
-    fvis, mv = sv.finish()
-    _write_csv(fvis, raw_dir / fv, "utf-8", sep=";", na_rep="n.d.")
-    # the visits CSV writes "n.d." for every missing lab: one manifest row per such cell would
-    # duplicate the file; it is listed as a file-level defect above and logged per cell by cleaning.
-    return [mp, mv, me], frows
+    f["visit_date"] = _fmt_date(v["visit_date"], spec.dates[1])
+    for c, d in spec.visit_divisors.items():
+        f[c] = f[c] / d
+    u = spec.unit_column
+    if u is not None:
+        drawn = rng.random(len(f)) < u.share
+        f[u.column] = np.where(drawn, f[u.column] / u.drawn[1], f[u.column] / u.other[1])
+        f[u.unit_column] = np.where(drawn, u.drawn[0], u.other[0])
+    if spec.immunosuppressant_separator != ";":
+        f["immunosuppressants"] = f["immunosuppressants"].fillna("").str.replace(
+            ";", spec.immunosuppressant_separator, regex=False)
+    return f
+
+
+def _extra_visit_units(spec: SiteExport) -> tuple[dict, dict]:
+    """Creatinine of the visit rows that defects add, in the site's main unit: ``lab_raw`` and
+    ``fixed`` for :func:`_row_defects_visits`."""
+    u = spec.unit_column
+    if u is not None and u.column == "creatinine_umol_l":
+        div = u.other[1]
+        return {"creatinine_umol_l": lambda x: x / div}, {u.unit_column: u.other[0]}
+    div = spec.visit_divisors.get("creatinine_umol_l", 1.0)
+    return {"creatinine_umol_l": lambda x: x / div}, {}
+
+
+def _write_site(spec: SiteExport, p, v, e, P, V, raw_dir: Path, rng) -> tuple[list, list]:
+    """Write one site's exports (its row of ``SITE_EXPORTS``); return its manifest parts."""
+    names = ("patients", "visits", "events")
+    files = dict(zip(names, spec.files or [f"{spec.site}_{t}.csv" for t in names]))
+    frows = [_file_defect(files.get(t, t), *rest) for t, *rest in site_file_defects(spec.site)]
+    done = {}
+    for table in spec.order:
+        k = names.index(table)
+        file, fmt, line = files[table], spec.dates[k], spec.header_lines[k]
+        headers = site_headers(spec.site, table)
+        if table == "patients":
+            f = _patients_text(p, fmt, *spec.labels) if spec.labels else _patients_native(p)
+            site = _Site(file, f, line, headers)
+            if spec.patient_defects:
+                spec.patient_defects(site, p, rng)
+        elif table == "visits":
+            site = _Site(file, _visits_text(spec, v, rng), line, headers)
+            lab_raw, fixed = _extra_visit_units(spec)
+            _row_defects_visits(site, v, P, V, rng, fmt, lab_raw, fixed=fixed, unknown=spec.unknown_id)
+            if spec.visit_defects:
+                spec.visit_defects(site, p)
+        else:
+            site = _events_site(file, e, fmt, line, headers)
+            if spec.event_defects:
+                spec.event_defects(site, e, rng)
+            if spec.event_before_enrolment:
+                _common_event_defects(site, e, p, fmt)
+        frame, man = site.finish()
+        done[table] = man
+        if spec.workbook and table != "visits":
+            done[f"{table}_frame"] = frame
+        else:
+            sep, na = (spec.visits_sep, spec.visits_na) if table == "visits" else (",", "")
+            _write_csv(frame, raw_dir / file, spec.encoding, sep=sep, na_rep=na)
+    if spec.workbook:
+        _write_workbook(raw_dir / spec.workbook, done["patients_frame"], done["events_frame"])
+    return [done["patients"], done["visits"], done["events"]], frows
+
+
+# --------------------------------------------------------------------------------------------
+# did cleaning handle every injected defect?
+# --------------------------------------------------------------------------------------------
+#: Quarantine reason (a part of cleaning's text) expected for each kind of row-level defect injected here.
+REASON_OF_KIND = {
+    "conflicting_duplicate": "conflicting duplicate", "impossible_value": "plausible range",
+    "unparseable_date": "cannot be parsed", "missing_key": "missing patient_id",
+    "unknown_patient": "patient not in the patients table", "visit_after_death": "visit not after death",
+    "orphan_of_quarantined_patient": "its patient is quarantined",
+    "event_before_enrolment": "event on or after enrolment",
+}
+
+
+def manifest_check(result, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Was every injected defect handled as the defect manifest says?
+
+    Parameters
+    ----------
+    result : sle_nb_utils.cleaning.CleaningResult
+        A cleaning run on the exports that :func:`write_raw_exports` wrote.
+    manifest : DataFrame
+        The manifest of :func:`write_raw_exports` (``data/truth/defects.csv`` for the bundled data).
+
+    Returns
+    -------
+    DataFrame
+        The manifest with ``found`` (what cleaning did, in words) and ``handled`` (bool).
+    """
+    q = result.quarantine.groupby(["file", "row"])["reason"].agg("; ".join)
+    dups = set(zip(result.duplicates["file"], result.duplicates["row"]))
+    log = result.log
+    inv = result.inventory.set_index("file")
+    found, ok = [], []
+    for d in manifest.itertuples():
+        row = None if pd.isna(d.row) else int(d.row)
+        f, good = "", False
+        if d.handling == "quarantined":
+            reason = q.get((d.file, row))
+            f = f"quarantined: {reason}" if reason is not None else "not quarantined"
+            good = reason is not None and REASON_OF_KIND.get(d.kind, "") in reason
+        elif d.handling == "dropped_duplicate":
+            good = (d.file, row) in dups
+            f = "merged as exact duplicate" if good else "not merged"
+        elif d.handling in ("corrected", "converted"):
+            sel = log[(log["file"] == d.file) & (log["column"] == d.column)]
+            if d.handling == "converted":
+                sel = sel[sel["rule"].isin(["unit_conversion", "unit_inferred_from_magnitude"])]
+                if d.kind == "unit_missing":
+                    sel = sel[sel["rule"] == "unit_inferred_from_magnitude"]
+            if row is not None:
+                sel = sel[(sel["row"] == row) & (sel["new"] == str(d.expected_value))]
+            good = len(sel) > 0
+            f = f"{len(sel)} logged change(s) ({', '.join(sorted(set(sel['rule'])))})" if good else "no logged change"
+        elif d.handling == "read":
+            if d.file in inv.index:
+                i = inv.loc[d.file]
+                good = {"non_data_sheet": str(i["status"]).startswith("ignored"),
+                        "header_offset": pd.notna(i["header_row"]) and int(i["header_row"]) > 1,
+                        "encoding": i["encoding"] == "latin-1",
+                        "bom": i["encoding"] == "utf-8-sig",
+                        "delimiter": i["delimiter"] == ";",
+                        "missing_token": bool(((log["file"] == d.file) & (log["rule"] == "missing_token")).any()),
+                        "date_format": bool(((result.dates["file"] == d.file)
+                                             & (result.dates["column"] == d.column)).any()),
+                        }.get(d.kind, str(i["status"]) == "read")
+                f = f"read ({i['status']}, header row {i['header_row']}, {i['encoding'] or 'no'} encoding)"
+            else:
+                f = "file not read"
+        found.append(f)
+        ok.append(bool(good))
+    out = manifest.copy()
+    out["found"] = found
+    out["handled"] = ok
+    return out
 
 
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)

@@ -54,3 +54,20 @@ def by_visit_table(visits: pd.DataFrame, column: str, decimals: int = 2) -> pd.D
     out = pd.DataFrame({"n": g.count(), "median": g.median(), "q1": g.quantile(0.25),
                         "q3": g.quantile(0.75), "mean": g.mean()})
     return out.round(decimals).reset_index()
+
+
+def plot_missingness(miss: pd.DataFrame, by: str = "cohort", ax=None):
+    """Heat map of :func:`sle_nb_utils.cleaning.missingness` (% of visits without a value per lab
+    column and ``by`` group); returns the axes."""
+    wide = miss.pivot(index="column", columns=by, values="pct_missing")  # same order as the printed pivot
+    ax = _ax(ax, size=(6, 4.5))
+    im = ax.imshow(wide.to_numpy(float), cmap="Blues", vmin=0, vmax=max(10.0, float(np.nanmax(wide.to_numpy(float)))),
+                   aspect="auto")
+    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=20, ha="right")
+    ax.set_yticks(range(wide.shape[0]), wide.index)
+    for i in range(wide.shape[0]):
+        for j in range(wide.shape[1]):
+            ax.text(j, i, f"{wide.iat[i, j]:.1f}", ha="center", va="center", fontsize=9)
+    ax.figure.colorbar(im, ax=ax, label="% of visits missing")
+    ax.set_title("Missing lab values after cleaning")
+    return ax

@@ -27,6 +27,19 @@ def notebook_paths() -> list[Path]:
     return sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same name (how the kernel chunks stdout depends on
+    timing; the stored golden outputs should not)."""
+    merged: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1]["text"] = "".join(merged[-1]["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
 def refresh(paths=None) -> None:
     """Execute notebooks in place (cwd = notebooks/), without timing metadata."""
     import nbformat
@@ -39,6 +52,8 @@ def refresh(paths=None) -> None:
         client.execute()
         for cell in nb.cells:
             cell.metadata.pop("execution", None)
+            if cell.cell_type == "code":
+                cell.outputs = _coalesce_streams(cell.outputs)
         nb.metadata.pop("papermill", None)
         nbformat.write(nb, path)
         print(f"refreshed {path.name}")

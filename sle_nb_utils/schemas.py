@@ -1,4 +1,5 @@
-"""The data model of DESIGN §3 as code: column kinds, and pandera schemas that validate clean tables.
+"""The data model (``docs/design.md``, "Data model") as code: column kinds, and pandera schemas that
+validate clean tables.
 
 Two layers:
 
@@ -13,18 +14,20 @@ Two layers:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from . import config
-from .scores import SLEDAI_2K_DESCRIPTORS
+from .scores import SLEDAI_2K_DESCRIPTORS, SLEDAI_2K_WEIGHTS
 
 #: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1): :mod:`sle_nb_utils.scores`.
 SLEDAI_DESCRIPTORS = list(SLEDAI_2K_DESCRIPTORS)
 
-#: Laboratory and treatment columns of ``visits`` (canonical units in the names, DESIGN §3).
+#: Laboratory and treatment columns of ``visits`` (canonical units in the names; docs/design.md).
 LAB_COLUMNS = [
     "proteinuria_g_24h", "creatinine_umol_l", "albumin_g_l", "c3_g_l", "c4_g_l", "anti_dsdna_iu_ml",
     "wbc_10e9_l", "platelets_10e9_l", "haemoglobin_g_l", "prednisone_mg_day",
@@ -78,7 +81,7 @@ NULLABLE = {
 KEYS = {"patients": ["patient_id"], "visits": ["patient_id", "visit_date"],
         "events": ["patient_id", "event_date", "event"]}
 
-#: Free-text columns where a missing value means "none" and is stored as "" (DESIGN §3).
+#: Free-text columns where a missing value means "none" and is stored as "" (docs/design.md).
 EMPTY_IS_NONE = {"immunosuppressants", "detail"}
 
 #: Plausible ranges of the non-lab numeric columns (lab ranges come from resources/units.csv).
@@ -94,11 +97,112 @@ DTYPES = {"str": "object", "label": "object", "float": "float64", "int": "int64"
           "nbool": "boolean", "date": "datetime64[ns]"}
 
 
+# --------------------------------------------------------------------------------------------
+# plausibility rules: dates and totals that parse and lie in range, but cannot be right
+# --------------------------------------------------------------------------------------------
+DAYS_PER_MONTH = 365.25 / 12
+#: Visit window: a follow-up visit of nominal month m (> 0) lies within max(1, m / 4) months of
+#: origin + m months (origin: transplant, or enrolment without one). Month 1: 0-2 months; month 24:
+#: 18-30 months. The bundled synthetic visits lie within 0.2 months of their nominal month.
+VISIT_WINDOW_MIN_MONTHS = 1.0
+VISIT_WINDOW_FRACTION = 0.25
+#: A baseline (month-0) visit more than this many days before enrolment is not this treatment's baseline.
+BASELINE_MAX_DAYS_BEFORE_ENROLMENT = 180
+
+#: adtte endpoints (PARAMCD) and adlb that rows of each table feed.
+_FEEDS = {"patients": ("OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"),
+          "visits": ("DFS", "REL", "CR", "adlb"),
+          "events": ("OS", "DFS", "REL", "NRM", "TRM")}
+
+
+@dataclass(frozen=True)
+class PlausibilityRule:
+    """One named plausibility check: a failing row is quarantined with ``name`` as its reason.
+
+    Attributes
+    ----------
+    name : str
+        The check's name in the validation report and in the quarantine reason.
+    table : str
+        ``patients``, ``visits`` or ``events``.
+    definition : str
+        What passes, in words, with its stated parameter.
+    """
+
+    name: str
+    table: str
+    definition: str
+
+    @property
+    def endpoints(self) -> tuple:
+        """Analysis endpoints (adtte PARAMCD) and tables that the quarantined rows would feed."""
+        return _FEEDS[self.table]
+
+
+PLAUSIBILITY_RULES = [
+    PlausibilityRule("death on or after transplant", "patients",
+                     "death_date is empty, or not before transplant_date (deaths after mobilisation and "
+                     "before transplant have no transplant_date)"),
+    PlausibilityRule("no date after the run date", "patients",
+                     "enrol, transplant, last-contact and death dates are not after the day cleaning runs"),
+    PlausibilityRule("recorded SLEDAI-2K total equals its descriptors", "visits",
+                     "sledai_2k_total equals the weighted sum of the 24 descriptors (Gladman 2002)"),
+    PlausibilityRule("visit date within its month's window", "visits",
+                     f"follow-up visit of month m within max({VISIT_WINDOW_MIN_MONTHS:g}, m x "
+                     f"{VISIT_WINDOW_FRACTION:g}) months of origin + m months"),
+    PlausibilityRule("baseline visit not after transplant", "visits",
+                     "a month-0 visit is on or before transplant_date"),
+    PlausibilityRule("baseline visit not long before enrolment", "visits",
+                     f"a month-0 visit is at most {BASELINE_MAX_DAYS_BEFORE_ENROLMENT} days before enrol_date"),
+    PlausibilityRule("visit not after death", "visits", "visit_date is not after death_date"),
+    PlausibilityRule("visit not after last contact", "visits", "visit_date is not after last_contact_date"),
+    PlausibilityRule("no visit after the run date", "visits", "visit_date is not after the day cleaning runs"),
+    PlausibilityRule("event not after last contact", "events", "event_date is not after last_contact_date"),
+    PlausibilityRule("no event after the run date", "events", "event_date is not after the day cleaning runs"),
+]
+
+
+def plausibility_rules() -> pd.DataFrame:
+    """The plausibility rules as a table: ``rule, table, definition, endpoints``."""
+    return pd.DataFrame([dict(rule=r.name, table=r.table, definition=r.definition,
+                              endpoints=", ".join(r.endpoints)) for r in PLAUSIBILITY_RULES])
+
+
+def run_date() -> pd.Timestamp:
+    """Today (the day cleaning runs): no recorded date can be later."""
+    return pd.Timestamp.today().normalize()
+
+
+def _months_from_origin(d: pd.DataFrame) -> pd.Series:
+    return (d["visit_date"] - d["_start"]) / pd.Timedelta(days=1) / DAYS_PER_MONTH
+
+
+def _visit_in_window(d: pd.DataFrame) -> pd.Series:
+    m = d["visit_month"].astype(float)
+    tol = np.maximum(VISIT_WINDOW_MIN_MONTHS, VISIT_WINDOW_FRACTION * m)
+    return (m == 0) | ((_months_from_origin(d) - m).abs() <= tol)
+
+
+def _sledai_total_agrees(d: pd.DataFrame) -> pd.Series:
+    """Recorded total = weighted descriptor sum; rows whose descriptors are not all 0/1 pass here
+    (their own check quarantines them)."""
+    m = d[list(SLEDAI_2K_DESCRIPTORS)].to_numpy(dtype=float)
+    valid = np.isin(m, (0.0, 1.0)).all(axis=1)
+    total = m @ np.array(list(SLEDAI_2K_WEIGHTS.values()), dtype=float)
+    return pd.Series(~valid | (total == d["sledai_2k_total"].to_numpy(dtype=float)), index=d.index)
+
+
+def _rule(name: str, fn) -> pa.Check:
+    rule = {r.name: r for r in PLAUSIBILITY_RULES}[name]  # (a KeyError here is a typo in this module)
+    return pa.Check(fn, name=rule.name, title=rule.definition)
+
+
 @lru_cache(maxsize=None)
 def unit_table() -> pd.DataFrame:
     """``resources/units.csv``: per column and unit, the factor to the canonical unit and the
     plausible range *in that unit* (used to infer units from magnitude and to validate)."""
-    t = pd.read_csv(config.RESOURCES_DIR / "units.csv", dtype={"column": str, "unit": str})
+    with config.open_resource("units.csv") as fh:
+        t = pd.read_csv(fh, dtype={"column": str, "unit": str})
     return t
 
 
@@ -144,7 +248,7 @@ def table_schema(table: str) -> pa.DataFrameSchema:
     checks = []
     if table == "patients":
         # chronology of one patient: enrolment (mobilisation) <= transplant <= last contact; death
-        # not before enrolment (DESIGN §3: HSCT intention-to-treat starts at enrol_date)
+        # not before enrolment (docs/design.md: HSCT intention-to-treat starts at enrol_date)
         checks = [
             pa.Check(lambda d: d["transplant_date"].isna() | (d["transplant_date"] >= d["enrol_date"]),
                      name="transplant on or after enrolment"),
@@ -152,9 +256,16 @@ def table_schema(table: str) -> pa.DataFrameSchema:
                      name="last contact on or after enrolment"),
             pa.Check(lambda d: d["death_date"].isna() | (d["death_date"] >= d["enrol_date"]),
                      name="death on or after enrolment"),
+            _rule("death on or after transplant", lambda d: d["death_date"].isna()
+                  | d["transplant_date"].isna() | (d["death_date"] >= d["transplant_date"])),
+            _rule("no date after the run date", lambda d: pd.concat(
+                [d[c].isna() | (d[c] <= run_date()) for c in
+                 ("enrol_date", "transplant_date", "last_contact_date", "death_date")], axis=1).all(axis=1)),
         ]
+    elif table == "visits":
+        checks = [_rule("recorded SLEDAI-2K total equals its descriptors", _sledai_total_agrees)]
     return pa.DataFrameSchema(cols, checks=checks, strict=True, ordered=False,
-                              name=f"{table} (DESIGN §3)")
+                              name=f"{table} (docs/design.md, Data model)")
 
 
 @lru_cache(maxsize=None)
@@ -165,8 +276,14 @@ def cross_table_schemas() -> dict[str, pa.DataFrameSchema]:
         checks=[
             pa.Check(lambda d: (d["visit_month"] == 0) | (d["visit_date"] >= d["_start"]),
                      name="follow-up visit on or after transplant"),
-            pa.Check(lambda d: d["death_date"].isna() | (d["visit_date"] <= d["death_date"]),
-                     name="visit not after death"),
+            _rule("visit not after death", lambda d: d["death_date"].isna() | (d["visit_date"] <= d["death_date"])),
+            _rule("visit date within its month's window", _visit_in_window),
+            _rule("baseline visit not after transplant", lambda d: (d["visit_month"] != 0)
+                  | d["transplant_date"].isna() | (d["visit_date"] <= d["transplant_date"])),
+            _rule("baseline visit not long before enrolment", lambda d: (d["visit_month"] != 0) | (
+                d["visit_date"] >= d["enrol_date"] - pd.Timedelta(days=BASELINE_MAX_DAYS_BEFORE_ENROLMENT))),
+            _rule("visit not after last contact", lambda d: d["visit_date"] <= d["last_contact_date"]),
+            _rule("no visit after the run date", lambda d: d["visit_date"] <= run_date()),
         ], name="visits within follow-up")
     events = pa.DataFrameSchema(
         checks=[
@@ -178,5 +295,7 @@ def cross_table_schemas() -> dict[str, pa.DataFrameSchema]:
             pa.Check(lambda d: (d["event"] != "relapse") | d["transplant_date"].isna()
                      | (d["event_date"] >= d["transplant_date"]),
                      name="relapse after transplant"),
+            _rule("event not after last contact", lambda d: d["event_date"] <= d["last_contact_date"]),
+            _rule("no event after the run date", lambda d: d["event_date"] <= run_date()),
         ], name="events in order")
     return {"visits": visits, "events": events}

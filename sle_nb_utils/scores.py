@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import units
+from .errors import BadInputError
 
 #: SLEDAI-2K descriptor columns (data model names) and weights (Gladman 2002).
 SLEDAI_2K_WEIGHTS: dict[str, int] = {
@@ -73,12 +74,12 @@ ANTI_DSDNA_UPPER_LIMIT_IU_ML = 100.0
 def _descriptor_matrix(visits: pd.DataFrame) -> np.ndarray:
     missing = [c for c in SLEDAI_2K_DESCRIPTORS if c not in visits.columns]
     if missing:
-        raise ValueError(f"SLEDAI-2K needs all 24 descriptor columns; missing: {', '.join(missing)}")
+        raise BadInputError(f"SLEDAI-2K needs all 24 descriptor columns; missing: {', '.join(missing)}")
     m = visits.loc[:, list(SLEDAI_2K_DESCRIPTORS)].to_numpy(dtype=float)
     bad = ~np.isin(m, (0.0, 1.0))
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(
+        raise BadInputError(
             f"SLEDAI-2K descriptors must be 0 or 1: row {visits.index[i]!r}, column "
             f"{SLEDAI_2K_DESCRIPTORS[j]!r} holds {m[i, j]!r}")
     return m
@@ -185,14 +186,14 @@ def egfr_ckd_epi_2021(creatinine_umol_l, age_years, sex):
     sx = np.atleast_1d(np.asarray(sex, dtype=object))
     scr_umol, age, sx = np.broadcast_arrays(scr_umol, age, sx)
     if not np.all(np.isfinite(scr_umol)) or np.any(scr_umol <= 0):
-        raise ValueError("creatinine must be a positive number of µmol/L (got a missing, zero or "
+        raise BadInputError("creatinine must be a positive number of µmol/L (got a missing, zero or "
                          "negative value)")
     if not np.all(np.isfinite(age)) or np.any(age < 0):
-        raise ValueError("age must be a number of years >= 0")
+        raise BadInputError("age must be a number of years >= 0")
     female = np.array([s == "F" for s in sx])
     male = np.array([s == "M" for s in sx])
     if not np.all(female | male):
-        raise ValueError("sex must be 'F' or 'M'")
+        raise BadInputError("sex must be 'F' or 'M'")
     scr = units.creatinine_mg_dl(scr_umol)
     kappa = np.where(female, 0.7, 0.9)
     alpha = np.where(female, -0.241, -0.302)

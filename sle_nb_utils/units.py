@@ -1,6 +1,6 @@
 """Unit conversions and corticosteroid equivalents.
 
-Conversion factors (DESIGN §5):
+Conversion factors (docs/design.md, "Clinical definitions"):
 
 * creatinine: 1 mg/dL = 88.4 µmol/L (molar mass of creatinine 113.12 g/mol);
 * albumin: 1 g/dL = 10 g/L;
@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import numpy as np
 import pandas as pd
+
+from .errors import BadInputError
 
 CREATININE_UMOL_L_PER_MG_DL = 88.4
 ALBUMIN_G_L_PER_G_DL = 10.0
@@ -56,9 +58,10 @@ def normalise_unit(unit: str) -> str:
 def unit_factors() -> dict[str, dict[str, float]]:
     """Canonical unit factors per lab column, read once from ``resources/units.csv`` (the one table
     this module and cleaning share): ``{column: {normalised unit: factor to the canonical unit}}``."""
-    from .config import RESOURCES_DIR
+    from .config import open_resource
 
-    table = pd.read_csv(RESOURCES_DIR / "units.csv")
+    with open_resource("units.csv") as fh:
+        table = pd.read_csv(fh)
     factors: dict[str, dict[str, float]] = {}
     for column, unit, factor in table[["column", "unit", "factor"]].itertuples(index=False):
         factors.setdefault(column, {})[normalise_unit(unit)] = float(factor)
@@ -72,13 +75,13 @@ def conversion_factor(quantity: str, unit: str) -> float:
     """
     factors = unit_factors()
     if quantity not in factors:
-        raise ValueError(f"no unit table for {quantity!r}")
+        raise BadInputError(f"no unit table for {quantity!r}")
     key = normalise_unit(unit)
     try:
         return factors[quantity][key]
     except KeyError:
         known = ", ".join(sorted(factors[quantity]))
-        raise ValueError(f"unknown unit {unit!r} for {quantity} (known: {known})") from None
+        raise BadInputError(f"unknown unit {unit!r} for {quantity} (known: {known})") from None
 
 
 def convert(values, quantity: str, unit: str):
@@ -103,8 +106,8 @@ def prednisone_equivalent_mg(dose_mg, drug: str) -> float:
     key = str(drug).strip().lower()
     if key not in PREDNISONE_EQUIVALENT_PER_MG:
         known = ", ".join(sorted(PREDNISONE_EQUIVALENT_PER_MG))
-        raise ValueError(f"unknown corticosteroid {drug!r} (known: {known})")
+        raise BadInputError(f"unknown corticosteroid {drug!r} (known: {known})")
     dose = float(dose_mg)
     if not np.isfinite(dose) or dose < 0:
-        raise ValueError(f"corticosteroid dose must be a finite number >= 0 mg, got {dose_mg!r}")
+        raise BadInputError(f"corticosteroid dose must be a finite number >= 0 mg, got {dose_mg!r}")
     return dose * PREDNISONE_EQUIVALENT_PER_MG[key]

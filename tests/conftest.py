@@ -23,3 +23,37 @@ def pytest_runtest_makereport(item, call):
             and item.get_closest_marker("r") is not None):
         report.outcome = "failed"
         report.longrepr = f"R test skipped although SLE_REQUIRE_R=1: {report.longrepr}"
+
+
+# --------------------------------------------------------------------------------------------
+# shared data: the calibrated synthetic truth, its messy exports and one cleaning run (built once
+# per session; tests must not modify them: copy what you change into tmp_path)
+# --------------------------------------------------------------------------------------------
+SEED = 20130401
+
+
+@pytest.fixture(scope="session")
+def truth():
+    """The calibrated synthetic truth tables (``synth.make_truth``, seed 20130401)."""
+    from sle_nb_utils import synth
+
+    return synth.make_truth(SEED)
+
+
+@pytest.fixture(scope="session")
+def raw_exports(truth, tmp_path_factory):
+    """``(raw_dir, manifest)``: the truth written as messy site exports by ``messy``."""
+    from sle_nb_utils import messy
+
+    raw = tmp_path_factory.mktemp("raw")
+    manifest = messy.write_raw_exports(truth, raw, SEED)
+    return raw, manifest
+
+
+@pytest.fixture(scope="session")
+def cleaned(raw_exports, tmp_path_factory):
+    """``(result, out_dir)``: one cleaning run over :func:`raw_exports`, written to ``out_dir``."""
+    from sle_nb_utils import cleaning
+
+    out = tmp_path_factory.mktemp("clean")
+    return cleaning.clean_directory(raw_exports[0], out_dir=out), out

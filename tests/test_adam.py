@@ -6,26 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sle_nb_utils import adam, cleaning, messy
-
-SEED = 20130401
-
-
-def _truth():
-    try:
-        from sle_nb_utils import synth
-
-        return synth.make_truth(SEED)
-    except (ImportError, AttributeError):
-        return messy.example_truth(SEED)
+from sle_nb_utils import adam, config
+from sle_nb_utils.errors import BadInputError
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("raw")
-    messy.write_raw_exports(_truth(), raw, SEED)
-    clean = tmp_path_factory.mktemp("clean")
-    result = cleaning.clean_directory(raw, out_dir=clean)
+def built(raw_exports, cleaned):
+    raw = raw_exports[0]
+    result, clean = cleaned
     return raw, clean, result, adam.build_analysis_tables(result.tables)
 
 
@@ -91,13 +79,20 @@ def test_build_from_clean_dir_equals_build_from_tables(built, tmp_path):
     assert (tmp_path / "data_dictionary.csv").exists()
 
 
-def test_load_analysis_tables_caches_on_raw_hashes(built, tmp_path):
+def test_load_analysis_tables_caches_on_raw_hashes(built, tmp_path, monkeypatch):
     raw, _, _, t = built
     cache = tmp_path / "cache"
     a = adam.load_analysis_tables(raw, cache_dir=cache)
     entries = sorted(p.name for p in cache.iterdir())
     assert len(entries) == 1 and entries[0].startswith("analysis-")
-    b = adam.load_analysis_tables(raw, cache_dir=cache)  # from the cache
+    # the second load must come from the cache: cleaning is not called again
+    from sle_nb_utils import cleaning
+
+    def no_cleaning(*args, **kwargs):
+        raise AssertionError("cleaning ran although the cache entry exists")
+
+    monkeypatch.setattr(cleaning, "clean_directory", no_cleaning)
+    b = adam.load_analysis_tables(raw, cache_dir=cache)
     for k in ("patients", "visits", "events", "adsl", "adtte", "adlb"):
         pd.testing.assert_frame_equal(a[k], b[k], check_categorical=False)
         pd.testing.assert_frame_equal(a[k], t[k], check_categorical=False)
@@ -110,3 +105,22 @@ def test_load_analysis_tables_caches_on_raw_hashes(built, tmp_path):
     f = copy / "nanjing_events.csv"
     f.write_bytes(f.read_bytes() + b"\n")
     assert adam.raw_fingerprint(copy) != key1
+
+
+def test_bundled_data_missing_is_a_clear_error(tmp_path, monkeypatch):
+    """An installed package without its checkout has no data/: say so, do not fail on a path."""
+    monkeypatch.setattr(config, "PROJ_ROOT", tmp_path)
+    with pytest.raises(BadInputError, match="ship with the git checkout") as err:
+        adam.load_analysis_tables(cache_dir=tmp_path / "cache")
+    assert err.value.file == str(tmp_path / "data" / "raw")
+    with pytest.raises(BadInputError, match="data/truth"):
+        config.bundled_dir("truth")
+
+
+def test_resources_are_read_through_importlib_resources(monkeypatch, tmp_path):
+    """Resources come from the package (importlib.resources), not from a path next to a checkout."""
+    monkeypatch.setattr(config, "PROJ_ROOT", tmp_path)  # no checkout: resources still load
+    assert "units.csv" in config.resource_names()
+    with config.open_resource("data_dictionary.csv") as fh:
+        assert fh.read(6) == b"table,"
+    assert len(adam.data_dictionary()) > 0

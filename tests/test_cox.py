@@ -186,6 +186,15 @@ def test_times_differing_by_rounding_error_are_tied(d, fits):
     close(z.chisq, pd.read_csv(VAL / "zph_timefix_km.csv").chisq)
 
 
+def test_two_strata_columns_equal_their_combination(d):
+    f = cox_fit(d, ["x1", "x2"], strata=["stratum", "sex"], entry="entry")
+    g = cox_fit(d.assign(ss=d.stratum + "/" + d.sex), ["x1", "x2"], strata="ss", entry="entry")
+    close(f.params, g.params, 1e-12)
+    close(f.se, g.se, 1e-12)
+    close(cox_zph(f).chisq, cox_zph(g).chisq, 1e-10)
+    assert f.strata_levels[0] == "stratum=S1, sex=F" and len(f.strata_levels) == 6
+
+
 def test_score_residuals_sum_to_the_score(fits):
     f = fits["lt_combined"]
     cd = f._cox_data
@@ -205,6 +214,13 @@ def test_constant_or_collinear_covariate(d, col, match):
     e = d.assign(const=3.0, x1b=2 * d.x1 + 1)
     with pytest.raises(BadInputError, match=match):
         cox_fit(e, ["x1", "x2", col])
+
+
+def test_covariate_constant_within_strata(d):
+    """R gives NA ("X matrix deemed to be singular"); we refuse and name the column."""
+    e = d.assign(s2=(d.stratum == "S2").astype(float))
+    with pytest.raises(BadInputError, match="'s2'.*information matrix is singular"):
+        cox_fit(e, ["x1", "s2"], strata="stratum")
 
 
 def test_not_converged_matches_R_and_warns(d):
@@ -314,3 +330,55 @@ def test_bench_table_without_r():
     out = bench.run(sizes=(3000,), with_r=False)
     assert list(out.columns) == ["n", "times", "function", "python_s", "r_s", "ratio", "max_abs_diff"]
     assert len(out) == 4 and (out.python_s > 0).all() and out.r_s.isna().all()
+
+
+LIVE_R = r"""
+suppressPackageStartupMessages(library(survival))
+a <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(a[1], stringsAsFactors = FALSE)
+out <- list()
+for (ties in c("efron", "breslow")) for (lt in c(FALSE, TRUE)) {
+  f <- if (lt) Surv(entry, time, event) ~ x1 + x2 + g + strata(s) else Surv(time, event) ~ x1 + x2 + g + strata(s)
+  fit <- coxph(f, data = d, weights = w, cluster = cid, ties = ties)
+  z <- cox.zph(fit, transform = "km")$table
+  tag <- paste(ties, lt)
+  out[[tag]] <- data.frame(tag = tag, what = c(rep("coef", 4), rep("se", 4), rep("naive", 4), "loglik",
+                                               rep("zph", 4)),
+                           value = c(coef(fit), sqrt(diag(fit$var)), sqrt(diag(fit$naive.var)),
+                                     fit$loglik[2], z[, "chisq"]))
+}
+o <- do.call(rbind, out)
+o$value <- sprintf("%.17g", o$value)
+write.csv(o, stdout(), row.names = FALSE)
+"""
+
+
+@pytest.mark.r
+def test_live_r_random_design(tmp_path):
+    """2000 simulated rows: heavy ties, late entry, 4 strata, weights, clusters, a 3-level factor."""
+    from io import StringIO
+
+    rng = np.random.default_rng(11)
+    n = 2000
+    x1 = rng.normal(size=n)
+    g = rng.choice(["a", "b", "c"], n)
+    entry = np.where(rng.random(n) < 0.4, rng.integers(1, 10, n), 0)
+    t = np.round(rng.exponential(15 * np.exp(-0.4 * x1 - 0.3 * (g == "b")))) + 1
+    c = rng.integers(2, 40, n)
+    d = pd.DataFrame({"entry": entry, "time": entry + np.minimum(t, c), "event": (t <= c).astype(int),
+                      "x1": np.round(x1, 3), "x2": rng.integers(0, 2, n), "g": g,
+                      "s": rng.choice(["s1", "s2", "s3", "s4"], n), "w": np.round(rng.uniform(0.2, 3, n), 2),
+                      "cid": rng.integers(0, 300, n)})
+    d.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "live.R").write_text(LIVE_R)
+    r = pd.read_csv(StringIO(run_rscript(tmp_path / "live.R", tmp_path / "d.csv").stdout))
+    for ties in ("efron", "breslow"):
+        for lt in (False, True):
+            rr = r[r.tag == f"{ties} {'TRUE' if lt else 'FALSE'}"]
+            f = cox_fit(d, ["x1", "x2", "g"], entry="entry" if lt else None, strata="s", weights="w",
+                        cluster="cid", ties=ties)
+            close(f.params, rr.value[rr.what == "coef"])
+            close(f.se, rr.value[rr.what == "se"])
+            close(f.extra["naive_se"], rr.value[rr.what == "naive"])
+            close(f.loglik, rr.value[rr.what == "loglik"].item())
+            close(cox_zph(f).chisq, rr.value[rr.what == "zph"])

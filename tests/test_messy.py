@@ -11,23 +11,12 @@ import pytest
 
 from sle_nb_utils import messy
 
-SEED = 20130401
-
-
-def _truth(scale=1):
-    try:
-        from sle_nb_utils import synth
-
-        return synth.make_truth(SEED, scale=scale)
-    except (ImportError, AttributeError):
-        return messy.example_truth(SEED, scale)
+SEED = 20130401  # the seed of conftest's raw_exports
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    truth = _truth()
-    raw = tmp_path_factory.mktemp("raw")
-    manifest = messy.write_raw_exports(truth, raw, SEED)
+def exports(truth, raw_exports):
+    raw, manifest = raw_exports
     return truth, raw, manifest
 
 
@@ -109,3 +98,27 @@ def test_example_truth_has_the_data_model_columns():
     t = messy.example_truth(1)
     for table, cols in TABLES.items():
         assert list(t[table].columns) == list(cols)
+
+
+def test_site_table_headers_map_back_through_column_aliases():
+    """Each site's raw headers (messy.SITE_EXPORTS) are the reverse of resources/column_aliases.csv:
+    every header maps back to the data-model column it was written from."""
+    import re
+
+    from sle_nb_utils import readers
+
+    aliases = readers.read_resource("column_aliases.csv")
+    to = {readers.normalise_name(a): (c, r) for a, c, r in aliases[["alias", "column", "role"]].itertuples(index=False)}
+    checked = 0
+    for spec in messy.SITE_EXPORTS.values():
+        for table in ("patients", "visits", "events"):
+            for col, header in messy.site_headers(spec.site, table).items():
+                k = readers.normalise_name(header)
+                hit = to.get(k) or to.get(re.sub(r"\s*[\(\[].*[\)\]]\s*$", "", k))
+                assert hit is not None, (spec.site, table, header)
+                if col.endswith("_unit"):  # a per-row unit column
+                    assert hit[1] == "unit", (spec.site, header, hit)
+                else:
+                    assert hit == (col, "value"), (spec.site, header, hit)
+                checked += 1
+    assert checked > 150

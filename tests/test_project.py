@@ -30,7 +30,7 @@ def pins_from_environment_yml():
 def test_every_dependency_is_pinned_exactly():
     assert all("==" in d for d in pins_from_pyproject())
     names = {d.split("==")[0] for d in pins_from_pyproject()}
-    assert {"pandas", "lifelines"} <= names  # lifelines 0.30.3 needs pandas < 3 (TOOLCHAIN)
+    assert {"pandas", "lifelines"} <= names  # lifelines 0.30.3 needs pandas < 3 (README, "Pins")
 
 
 def test_environment_yml_matches_pyproject():
@@ -56,6 +56,7 @@ def test_makefile_targets_and_ci():
     for target in ("help", "report", "test", "lab", "notebooks", "data", "bench"):
         assert re.search(rf"^{target}:.*## ", mk, re.M), target
     assert ".DEFAULT_GOAL := help" in mk
+    assert re.search(r'^unit:.*\n\t.*pytest tests .*-m "not r and not slow"', mk, re.M)  # fast: no R, no slow
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
@@ -101,6 +102,7 @@ def test_bundled_data_regenerate_byte_identically(tmp_path, capsys):
     assert (tmp_path / "README.md").read_bytes() == (config.DATA_DIR / "README.md").read_bytes()
 
 
+@pytest.mark.slow
 def test_synth_is_deterministic_for_another_seed(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli(["synth", "--out", str(a), "--seed", "2"]) == 0
@@ -126,6 +128,7 @@ def test_run_refuses_to_write_into_notebooks(tmp_path, capsys):
     assert cli(["run", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_readme_cli_examples_work_verbatim(tmp_path):
     """Each ``python -m sle_nb_utils`` example in the README runs (paths under /tmp redirected)."""
     import shlex
@@ -143,3 +146,35 @@ def test_readme_cli_examples_work_verbatim(tmp_path):
                              timeout=300)
         assert res.returncode == 0, (line, res.stderr[-2000:])
     assert (tmp_path / "sle-adam" / "adtte.csv").exists()
+
+
+@pytest.mark.slow
+def test_installed_package_without_checkout(tmp_path):
+    """The package as a wheel installs it (sle_nb_utils/ with resources/, no data/ beside it): the
+    resources load through importlib.resources, and the bundled-data path fails with a clear
+    message instead of a missing-file traceback."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "sle_nb_utils", site / "sle_nb_utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    code = (
+        "from sle_nb_utils import adam, config, readers\n"
+        "from sle_nb_utils.errors import BadInputError\n"
+        "assert len(readers.read_resource('column_aliases.csv')) > 100\n"
+        "assert len(adam.data_dictionary()) > 50\n"
+        "try:\n"
+        "    adam.load_analysis_tables()\n"
+        "except BadInputError as e:\n"
+        "    print(e.message)\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "ship with the git checkout, not with an installed package" in res.stdout
+    assert str(site / "data" / "raw") in res.stdout
+    res = subprocess.run([sys.executable, "-m", "sle_nb_utils", "clean", str(site / "data" / "raw"), "--out",
+                          str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]

@@ -136,7 +136,7 @@ def test_egfr_not_defined_for_children():
     assert math.isnan(scores.egfr_ckd_epi_2021(60, 16, "F"))
 
 
-# ------------------------------------------------------------------ units (DESIGN §5)
+# ------------------------------------------------------------------ units (docs/design.md, Clinical definitions)
 @pytest.mark.parametrize("quantity, value, unit, expected", [
     ("creatinine_umol_l", 1.0, "mg/dL", 88.4),
     ("creatinine_umol_l", 88.4, "µmol/L", 88.4),

@@ -8,21 +8,25 @@ hazards of Grambsch & Therneau (1994) in the form of R ``survival`` >= 3.0 (``co
 
 Algorithm
 ---------
-The data are sorted once by (stratum, time).  For every value of the coefficients the risk-set
-sums S0 = sum w exp(eta), S1 = sum w exp(eta) x at each distinct event time are differences of
-reverse cumulative sums (minus the sums of subjects who have not entered yet); the deaths' own
-sums, needed for Efron's correction, are group sums over tied events.  The second-derivative sum
-S2 is never formed per time: its contribution to the information,
-``sum_j mw_j S2(t_j) / D_j``, equals ``X' diag(w exp(eta) H) X`` where H is the cumulative sum of
-``mw_j / D_j`` over the event times at which each subject is at risk.  One iteration therefore
-costs O(n p^2) with no Python loop over subjects or times.
+The data are sorted once by (stratum, time descending, deaths first), as R processes them.  For
+every value of the coefficients the risk-set sums S0 = sum w exp(eta) and S1 = sum w exp(eta) x at
+each distinct event time are differences of cumulative sums (minus the sums of subjects who have
+not entered yet, with late entry); the deaths' own sums, needed for Efron's correction, are
+differences of the same cumulative sums because tied deaths are adjacent.  Efron's d terms of a
+group of d tied deaths enter only through six scalar sums per group (of 1/D, f/D, 1/D^2, f/D^2,
+f^2/D^2 and log D, with f = k/d).  The second-derivative sum S2 is never formed: its part of the
+information, ``sum mw S2 / D``, equals ``X' diag(w exp(eta) h) X`` where h cumulates ``mw / D``
+over the event times at which each subject is at risk.  One iteration therefore costs
+O(n p + events + event times p^2), with no Python loop over subjects or times.
 
 Newton-Raphson follows R's ``coxfit6`` (right-censored data) and ``agfit4`` (late entry) step for
-step: start at 0, stop when ``|1 - loglik_old / loglik_new| <= tol`` (R ``eps = 1e-9``), halve the
-step when the log partial likelihood decreases, and (``coxfit6``) clip the coefficients at 20
-times their initial standard scale.  The same iterates give R's coefficients, standard errors and
-log-likelihoods to rounding error (checked to 1e-8 in ``tests/test_cox.py`` against values written
-by ``tests/reference/cox_reference.R``).
+step: start at 0, stop when ``|1 - loglik_best / loglik_new| <= tol`` (R ``eps = 1e-9``), pull a
+step that lowers the log partial likelihood back towards the last good coefficients (step
+halving), and return the last good coefficients when the iterations run out on a bad step.  The
+same iterates give R's coefficients, standard errors and log-likelihoods to rounding error
+(about 1e-13; the tests in ``tests/test_cox.py`` require 1e-8 against the values written by
+``tests/reference/cox_reference.R``), including the number of iterations and the drift of a
+coefficient to infinity under a monotone likelihood.
 
 Conventions
 -----------
@@ -72,6 +76,16 @@ TRANSFORMS = ("km", "identity", "log", "rank")
 # ---------------------------------------------------------------------------------------------
 
 
+def _mv(A, v):
+    """``A @ v`` without BLAS: numpy's own loops are steadier than a threaded BLAS on a shared machine."""
+    return np.einsum("ik,k->i", A, v)
+
+
+def _mm(A, B):
+    """``A @ B.T`` for p x n arrays, without BLAS (see :func:`_mv`)."""
+    return np.einsum("ik,jk->ij", A, B)
+
+
 def _fixed_ranks(time, entry):
     """Ranks of the times after merging those that differ by rounding error only (R ``aeqSurv``).
 
@@ -112,17 +126,17 @@ class _CoxData:
     so that an iteration costs O(n p + events + groups p^2).
     """
 
-    def __init__(self, X, time, event, entry, strata, weights, efron):
+    def __init__(self, X, time, event, entry, strata, weights, efron, n_strata):
         n, p = X.shape
         self.n, self.p = n, p
         self.X, self.time_in, self.event, self.entry_in, self.strata, self.weights = (X, time, event, entry,
                                                                                     strata, weights)
-        self.mean = weights @ X / weights.sum()
+        self.mean = np.einsum('n,np->p', weights, X) / weights.sum()
         rank, o, self.time, self.entry, self.entry_rank = _fixed_ranks(time, entry)
-        m = int(rank.max()) + 2
+        m = int(rank[o[-1]]) + 2
         o = o[np.argsort(rank[o] * 2 + event[o], kind="stable")]  # nearly sorted: a fast timsort
-        if strata.max() > 0:
-            o = o[np.argsort(strata[o].astype(np.int16 if strata.max() < 2**15 else np.int64), kind="stable")]
+        if n_strata > 1:
+            o = o[np.argsort(strata[o].astype(np.int16 if n_strata < 2**15 else np.int64), kind="stable")]
         o = o[::-1]  # stratum, time descending, deaths first
         self.order = o
         ts, ss = self.time[o], strata[o]
@@ -130,22 +144,26 @@ class _CoxData:
         self.w = weights[o]
         self.dead = event[o] == 1
         rows = np.arange(n)
-        new_s = np.r_[True, ss[1:] != ss[:-1]]
-        new_b = new_s | np.r_[True, ts[1:] != ts[:-1]]
-        s_start = np.maximum.accumulate(np.where(new_s, rows, 0))          # first row of the stratum
-        s_end = np.r_[np.flatnonzero(new_s)[1:], n][np.cumsum(new_s) - 1]  # one past its last row
+        new_b = np.r_[True, ts[1:] != ts[:-1]]
+        if n_strata > 1:
+            new_s = np.r_[True, ss[1:] != ss[:-1]]
+            new_b |= new_s
+            s_start = np.maximum.accumulate(np.where(new_s, rows, 0))      # first row of the stratum
+            s_end = np.r_[np.flatnonzero(new_s)[1:], n][np.cumsum(new_s) - 1]  # one past its last row
         b_start = np.maximum.accumulate(np.where(new_b, rows, 0))          # first row of the tie block
-        b_end = np.r_[np.flatnonzero(new_b)[1:], n][np.cumsum(new_b) - 1]
-        starts = np.flatnonzero(new_b & self.dead)                         # event groups, by row
+        bs = np.flatnonzero(new_b)
+        gi = np.flatnonzero(self.dead[bs])
+        starts = bs[gi]                                                    # event groups, by row
         cdead = np.r_[0, np.cumsum(self.dead)]
         self.g_start = starts
-        self.nd = cdead[b_end[starts]] - cdead[starts]
-        self.g_end, self.g_sb = b_end[starts], s_start[starts]
+        self.g_end = np.r_[bs, n][gi + 1]
+        self.nd = cdead[self.g_end] - cdead[starts]
+        self.g_sb = s_start[starts] if n_strata > 1 else np.zeros(starts.size, dtype=np.int64)
         G = self.G = starts.size
         self.ev = np.flatnonzero(self.dead)
         self.ev_group = np.repeat(np.arange(G), self.nd)
         self.deadwt = np.add.reduceat(self.w[self.ev], np.r_[0, np.cumsum(self.nd)[:-1]])
-        self.wx_dead = self.XT[:, self.ev] @ self.w[self.ev]
+        self.wx_dead = _mv(self.XT[:, self.ev], self.w[self.ev])
         self.w_dead = np.where(self.dead, self.w, 0.0)
         # Efron's terms for groups of tied deaths (none with continuous times; none for Breslow)
         self.tied = np.flatnonzero(self.nd > 1) if efron else np.zeros(0, dtype=np.int64)
@@ -156,18 +174,21 @@ class _CoxData:
         self.t_frac = k / np.repeat(nt, nt)
         # groups at which row i is at risk: [h_lo, h_hi) in group order
         before = np.r_[0, np.cumsum(new_b & self.dead)]                   # groups starting before a row
-        self.h_lo, self.h_hi = before[b_start], before[s_end]
+        self.h_lo = before[b_start]
+        self.h_hi = before[s_end] if n_strata > 1 else np.full(n, starts.size)
         if entry is not None:
-            kexit = ss * m + rank[o]
+            # a row is not at risk at the groups of its stratum at or before its entry: the last
+            # `below` groups of [h_lo, h_hi).  Its risk is taken out of those groups' sums by a
+            # bincount at its first excluded group and a cumulative sum over the groups.
             kentry = ss * m + self.entry_rank[o]
-            gkey_up = kexit[starts][::-1]                                   # ascending
-            below = (np.searchsorted(gkey_up, kentry, side="right") - np.searchsorted(gkey_up, ss * m))
-            self.h_hi = self.h_hi - below                                   # drop groups at t <= entry
-            oe = np.argsort(kentry, kind="stable")[::-1]                    # entry descending
-            self.oentry = oe
-            nk = -kentry[oe]
-            self.e_lo = np.searchsorted(nk, -(ss[starts] + 1) * m, side="right")
-            self.e_hi = np.searchsorted(nk, -kexit[starts], side="right")
+            oe = np.argsort(kentry)
+            gkey_up = (ss[starts] * m + rank[o][starts])[::-1]              # group keys, ascending
+            below = np.empty(n, dtype=np.int64)
+            below[oe] = (np.searchsorted(gkey_up, kentry[oe], side="right")
+                         - np.searchsorted(gkey_up, ss[oe] * m))
+            self.h_hi = self.h_hi - below
+            self.e_bin = np.where(below > 0, self.h_hi, starts.size)          # starts.size: no group
+            self.e_first = before[self.g_sb]                                 # first group of the stratum
 
     @staticmethod
     def _cum(V):
@@ -181,13 +202,14 @@ class _CoxData:
         return c[:, self.h_hi] - c[:, self.h_lo]
 
     def sums(self, beta):
-        """Risk scores, risk-set sums S and deaths' sums E ((p+1) x G) and the scalar term sums.
+        """Risk scores, risk-set sums S ((p+1) x G), deaths' sums E of the tied groups, term sums T.
 
         T = (T0, T1, W0, W1, W2, L): per group, the sums over its terms of mw/D, mw f/D, mw/D^2,
         mw f/D^2, mw f^2/D^2 and mw log D, where mw is the deaths' mean weight (Efron) or their
-        total weight (Breslow, and groups with one death).
+        total weight (Breslow, and groups with one death); T1, W1, W2 (zero elsewhere) and the
+        columns of E are those of the tied groups ``self.tied`` only.
         """
-        eta = beta @ self.XT
+        eta = np.einsum("i,in->n", beta, self.XT)
         risk = np.exp(eta)
         r = self.w * risk
         V = np.empty((self.p + 1, self.n))
@@ -198,28 +220,30 @@ class _CoxData:
         if self.g_sb.any():  # groups of later strata: minus the sums of the strata before
             S -= c[:, self.g_sb]
         if self.entry is not None:  # minus the subjects who have not entered yet
-            ce = self._cum(V[:, self.oentry])
-            S -= ce[:, self.e_hi] - ce[:, self.e_lo]
-        E = np.zeros_like(S)
-        S0, mw = S[0], self.deadwt
-        T = [mw / S0, np.zeros(self.G), mw / S0**2, np.zeros(self.G), np.zeros(self.G), mw * np.log(S0)]
-        tg = self.tied
-        if tg.size:
-            E[:, tg] = c[:, self.g_start[tg] + self.nd[tg]] - c[:, self.g_start[tg]]
-            nt = self.nd[tg]
-            f = self.t_frac
-            D = np.repeat(S0[tg], nt) - f * np.repeat(E[0, tg], nt)
-            iD = 1.0 / D
-            mwt = mw[tg] / nt
-            for i, term in enumerate((iD, f * iD, iD * iD, f * iD * iD, f * f * iD * iD, np.log(D))):
-                T[i][tg] = mwt * np.add.reduceat(term, self.t_first)
+            B = np.vstack([np.bincount(self.e_bin, weights=v, minlength=self.G + 1)[:self.G] for v in V])
+            cb = self._cum(B)
+            S -= cb[:, 1:] - cb[:, self.e_first]
+        S0, mw, tg = S[0], self.deadwt, self.tied
+        T = [mw / S0, None, mw / S0**2, None, None, mw * np.log(S0)]
+        start, nt = self.g_start[tg], self.nd[tg]
+        E = c[:, start + nt] - c[:, start]
+        f = self.t_frac
+        D = np.repeat(S0[tg], nt) - f * np.repeat(E[0], nt)
+        iD = 1.0 / D
+        mwt = mw[tg] / nt
+        for i, term in enumerate((iD, f * iD, iD * iD, f * iD * iD, f * f * iD * iD, np.log(D))):
+            total = mwt * np.add.reduceat(term, self.t_first) if tg.size else np.zeros(0)
+            if i in (1, 3, 4):
+                T[i] = total
+            else:
+                T[i][tg] = total
         return eta, risk, r, S, E, T
 
     def loglik_score_info(self, beta):
         """Log partial likelihood, score and information at ``beta`` (R's coxfit6/agfit4 sums)."""
         eta, _, r, S, E, T = self.sums(beta)
-        loglik = float(self.w_dead @ eta - T[5].sum())
-        u = self.wx_dead - (S[1:] @ T[0] - E[1:] @ T[1])
+        loglik = float(np.einsum("n,n->", self.w_dead, eta) - T[5].sum())
+        u = self.wx_dead - (_mv(S[1:], T[0]) - _mv(E[1:], T[1]))
         return loglik, u, self._information(r, S, E, T, None)
 
     def _information(self, r, S, E, T, gw):
@@ -228,36 +252,38 @@ class _CoxData:
         The C / D part is ``X' diag(r h) X``, h being the sum of mw/D over the terms at which a
         row is at risk (Efron: a death is in its own group's terms with weight 1 - f).
         """
-        T0, T1, W0, W1, W2 = T[:5] if gw is None else [t * gw for t in T[:5]]
-        h = r * self._at_risk_sum(T0[None, :])[0]
         tg = self.tied
+        T0, T1, W0, W1, W2 = T[:5] if gw is None else [t * (gw if t.size == self.G else gw[tg]) for t in T[:5]]
+        h = r * self._at_risk_sum(T0[None, :])[0]
+        S1, E1 = S[1:], E[1:]
+        outer = _mm(S1 * W0, S1)
         if tg.size:
             rows = self.t_rows
-            h[rows] -= r[rows] * np.repeat(T1[tg], self.nd[tg])
-        S1, E1 = S[1:], E[1:]
-        outer = (S1 * W0) @ S1.T
-        if tg.size:
-            cross = (S1[:, tg] * W1[tg]) @ E1[:, tg].T
-            outer += (E1[:, tg] * W2[tg]) @ E1[:, tg].T - cross - cross.T
+            h[rows] -= r[rows] * np.repeat(T1, self.nd[tg])
+            cross = _mm(S1[:, tg] * W1, E1)
+            outer += _mm(E1 * W2, E1) - cross - cross.T
         XT = self.XT
-        return (XT * h) @ XT.T - outer
+        return _mm(XT * h, XT) - outer
 
     def score_residuals(self, beta):
         """Score residuals per subject, unweighted (R ``residuals(fit, "score")``), n x p, input order."""
         _, risk, _, S, E, T = self.sums(beta)
         T0, T1, W0, W1, W2, _ = T
-        S1, E1 = S[1:], E[1:]
-        H = self._at_risk_sum(np.vstack([T0, S1 * W0 - E1 * W1]))      # sum of mw/D and mw xbar/D
+        tg, S1, E1 = self.tied, S[1:], E[1:]
+        HX = np.vstack([T0, S1 * W0])                                   # mw/D and mw xbar/D per group
+        HX[1:, tg] -= E1 * W1
+        xe = S1 * T0                                                     # mean of the terms' means
+        xe[:, tg] -= E1 * T1
+        xe /= self.deadwt
+        H = self._at_risk_sum(HX)
         XT = self.XT
         U = -risk * (XT * H[0] - H[1:])
         ev, ge = self.ev, self.ev_group
-        xe = (S1 * T0 - E1 * T1) / self.deadwt                         # mean of the terms' means
         U[:, ev] += XT[:, ev] - xe[:, ge]
-        tg = self.tied
         if tg.size:  # a death is in its own group's terms with weight 1 - f only
             rows, nt = self.t_rows, self.nd[tg]
-            QX = (S1 * W1 - E1 * W2)[:, tg]
-            U[:, rows] += risk[rows] * (XT[:, rows] * np.repeat(T1[tg], nt) - np.repeat(QX, nt, axis=1))
+            QX = S1[:, tg] * W1 - E1 * W2
+            U[:, rows] += risk[rows] * (XT[:, rows] * np.repeat(T1, nt) - np.repeat(QX, nt, axis=1))
         out = np.empty((self.n, self.p))
         out[self.order] = U.T
         return out
@@ -275,6 +301,20 @@ def _solve(info, u):
         return np.linalg.lstsq(info, u, rcond=None)[0]
 
 
+def _singular_columns(info, toler=np.finfo(float).eps ** 0.75):
+    """Columns whose pivot vanishes in a Cholesky decomposition of ``info`` (R ``cholesky2``)."""
+    m = np.array(info, dtype=float)
+    eps = toler * max(np.max(np.diag(m)), 0.0)
+    out = []
+    for i in range(m.shape[0]):
+        if not np.isfinite(m[i, i]) or m[i, i] <= eps:
+            out.append(i)
+            m[i, :] = m[:, i] = 0.0
+            continue
+        m[i + 1:, i + 1:] -= np.outer(m[i + 1:, i], m[i, i + 1:]) / m[i, i]
+    return out
+
+
 def _newton(cd: _CoxData, max_iter: int, tol: float):
     """Maximise the log partial likelihood with R's iteration (``coxfit6``; ``agfit4`` with entry).
 
@@ -286,6 +326,11 @@ def _newton(cd: _CoxData, max_iter: int, tol: float):
     ag = cd.entry is not None
     beta = np.zeros(cd.p)
     loglik0, u, info = cd.loglik_score_info(beta)
+    sing = _singular_columns(info)
+    if sing:
+        raise BadInputError("cannot be estimated: the information matrix is singular in this column (e.g. it "
+                            "is constant within every stratum, or among the subjects at risk at the event "
+                            "times); R gives NA; drop it", column=", ".join(cd.terms[j] for j in sing))
     best = loglik0
     newbeta = beta + _solve(info, u)
     halving, newlk, it = 0, loglik0, 0
@@ -460,7 +505,8 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     strata : str or list of str, optional
         Stratification column(s): separate baseline hazards, as R ``strata()``.
     weights : str, optional
-        Case weights (finite, > 0), as R ``weights=``.
+        Case weights (finite, > 0), as R ``weights=``.  R switches to the robust variance by
+        default when weights are not integers; here ``robust`` is always explicit.
     cluster : str, optional
         Cluster column: robust variance summed over clusters (R ``cluster()``); implies ``robust``.
     robust : bool
@@ -485,7 +531,9 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     ------
     BadInputError
         Missing columns, invalid times, events not 0/1, no events, constant or collinear
-        covariates (the error names the column), non-positive weights, unknown ``ties``.
+        covariates, a covariate with a singular information (e.g. constant within every
+        stratum; R gives NA) -- the error names the column --, non-positive weights, unknown
+        ``ties``.
 
     Warns
     -----
@@ -508,7 +556,9 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
     _v.as_conf_level(conf_level)
     robust = bool(robust) or cluster is not None
     efron = ties == "efron"
-    cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron)
+    cd = _CoxData(arr["X"], arr["time"], arr["event"], arr["entry"], arr["strata"], arr["weights"], efron,
+                  1 if slabels is None else len(slabels))
+    cd.terms = design.terms
     beta, u, info, loglik, loglik0, n_iter, converged = _newton(cd, int(max_iter), float(tol))
     model = f"Cox ({'Efron' if efron else 'Breslow'})"
     try:
@@ -532,11 +582,11 @@ def cox_fit(data: pd.DataFrame, covariates: Sequence[str], *, time: str = "time"
              "means": pd.Series(cd.mean, index=design.terms), "score": u}
     if robust:
         resid = cd.score_residuals(beta) * cd.weights[:, None]
-        dfbeta = resid @ naive
+        dfbeta = np.einsum('np,pq->nq', resid, naive)
         if arr["cluster"] is not None:
             k = arr["cluster"]
             dfbeta = np.column_stack([np.bincount(k, weights=dfbeta[:, j]) for j in range(cd.p)])
-        cov = dfbeta.T @ dfbeta
+        cov = np.einsum('np,nq->pq', dfbeta, dfbeta)
     columns = {"time": time, "event": event, "entry": entry, "strata": _as_list(strata), "weights": weights,
                "cluster": cluster, "covariates": [str(c) for c in _as_list(covariates)]}
     return CoxResult(model, design.terms, beta, cov, converged=converged, n_iter=n_iter, n=cd.n,
@@ -625,20 +675,24 @@ def cox_zph(fit: CoxResult, data: pd.DataFrame | None = None, transform: str = "
     _, _, r, S, E, T = cd.sums(beta)
     p = cd.p
     ev = cd.ev
-    u2 = cd.XT[:, ev] @ (cd.w[ev] * gg[cd.ev_group]) - (S[1:] @ (T[0] * gg) - E[1:] @ (T[1] * gg))
+    u2 = _mv(cd.XT[:, ev], cd.w[ev] * gg[cd.ev_group]) - (_mv(S[1:], T[0] * gg) - _mv(E[1:], T[1] * gg[cd.tied]))
     imat = np.zeros((2 * p, 2 * p))
     i0 = cd._information(r, S, E, T, None)
     i1 = cd._information(r, S, E, T, gg)
     i2 = cd._information(r, S, E, T, gg * gg)
     imat[:p, :p], imat[:p, p:], imat[p:, :p], imat[p:, p:] = i0, i1, i1.T, i2
+
+    def score_test(kk, uu):
+        try:
+            return float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        except np.linalg.LinAlgError:
+            raise BadInputError(f"cox_zph: the information of x * g(t) is singular (g = {transform!r} is constant "
+                                "at the event times?); the test is undefined") from None
+
     rows = []
     for term, jj in fit.assign.items():
-        kk = list(range(p)) + [p + j for j in jj]
-        uu = np.concatenate((np.zeros(p), u2[jj]))
-        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
-        rows.append((term, stat, len(jj)))
-    uu = np.concatenate((np.zeros(p), u2))
-    rows.append(("GLOBAL", float(uu @ np.linalg.solve(imat, uu)), p))
+        rows.append((term, score_test(list(range(p)) + [p + j for j in jj], np.r_[np.zeros(p), u2[jj]]), len(jj)))
+    rows.append(("GLOBAL", score_test(list(range(2 * p)), np.r_[np.zeros(p), u2]), p))
     out = pd.DataFrame(rows, columns=["term", "chisq", "df"])
     out["p"] = stats.chi2.sf(out.chisq, out.df)
     return out

@@ -85,8 +85,9 @@ class ModelResult:
         z = self.params / self.se
         out = pd.DataFrame({"term": self.terms, "coef": self.params.to_numpy()})
         if self.ratio_name:
-            out[self.ratio_name] = np.exp(self.params.to_numpy())
-            lo, hi = np.exp(ci["lower"].to_numpy()), np.exp(ci["upper"].to_numpy())
+            with np.errstate(over="ignore"):  # an infinite ratio (monotone likelihood) is shown as inf
+                out[self.ratio_name] = np.exp(self.params.to_numpy())
+                lo, hi = np.exp(ci["lower"].to_numpy()), np.exp(ci["upper"].to_numpy())
         else:
             lo, hi = ci["lower"].to_numpy(), ci["upper"].to_numpy()
         out["se"] = self.se.to_numpy()

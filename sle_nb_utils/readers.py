@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import io as _io
+import io as _io  # the standard library's io (this module was once sle_nb_utils/io.py)
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -73,13 +74,21 @@ def normalise_name(name) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+#: Columns of a resource table that a user's extra rows may leave out (blank = the default).
+OPTIONAL_COLUMNS = {"site_settings.csv": {"delimiter", "decimal", "sex_codes", "id_case", "note"},
+                    "column_aliases.csv": {"note"}, "label_synonyms.csv": {"note"}}
+
+
 def read_resource(name: str, extra: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """A resource table (``resources/<name>``) with a user's rows appended (``extra``: a CSV path
-    or a DataFrame with the same columns). User rows come last and win on conflicts."""
-    base = pd.read_csv(config.RESOURCES_DIR / name, dtype=str, keep_default_na=False, encoding="utf-8")
+    or a DataFrame with the same columns; those in ``OPTIONAL_COLUMNS`` may be left out). User
+    rows come last and win on conflicts."""
+    with config.open_resource(name) as fh:
+        base = pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8")
     if extra is None:
         return base
     more = extra if isinstance(extra, pd.DataFrame) else pd.read_csv(extra, dtype=str, keep_default_na=False)
+    more = more.assign(**{c: "" for c in OPTIONAL_COLUMNS.get(name, set()) - set(more.columns)})
     missing = set(base.columns) - set(more.columns)
     if missing:
         raise BadInputError(f"settings table lacks columns {sorted(missing)}", file=str(getattr(extra, "name", name)))
@@ -129,7 +138,8 @@ def _find_header(lines: list[list], alias_keys) -> int | None:
 # --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
-def _decode(path: Path, encoding: str, label: str) -> str:
+def _decode(path: Path, encoding: str, label: str) -> tuple[str, str]:
+    """The file's text and a note ("" or what was decided against the site setting)."""
     data = path.read_bytes()
     if not data.strip():
         raise BadInputError("the file is empty", file=label)
@@ -138,6 +148,15 @@ def _decode(path: Path, encoding: str, label: str) -> str:
         raise BadInputError("contains NUL bytes: this is not a text CSV (binary or UTF-16 file?)",
                             file=label, row=line)
     enc = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig") else encoding
+    if data.startswith(b"\xef\xbb\xbf") and enc != "utf-8-sig":
+        # a UTF-8 byte-order mark: the file is UTF-8 whatever the site setting says
+        try:
+            return data.decode("utf-8-sig"), f"starts with a UTF-8 BOM: read as UTF-8, not as {encoding}"
+        except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
+            raise BadInputError(
+                f"starts with a UTF-8 byte-order mark (BOM) but is not valid UTF-8 (byte 0x{data[err.start]:02x}); "
+                f"the site setting says {encoding}: re-export the file in one encoding", file=label, row=line) from None
     try:
         text = data.decode(enc)
     except UnicodeDecodeError as err:
@@ -154,15 +173,24 @@ def _decode(path: Path, encoding: str, label: str) -> str:
             raise BadInputError(
                 f"looks like UTF-8 read as {encoding} ({m.group()!r}); set the site's encoding to utf-8",
                 file=label, row=line)
-    return text
+    return text, ""
 
 
-def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys) -> RawTable:
-    """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text)."""
-    text = _decode(path, encoding, label)
-    head_lines = text.split("\n", HEADER_SCAN_LINES)[:HEADER_SCAN_LINES]
+def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
+                   delimiter: str = "") -> RawTable:
+    """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text).
+    ``delimiter``: the site's declared delimiter ("" = detect among ',', ';' and tab)."""
+    text, note = _decode(path, encoding, label)
+    if note:
+        encoding = "utf-8-sig"
+    end = -1
+    for _ in range(HEADER_SCAN_LINES):  # the first lines, without copying the rest of the file
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    head_lines = (text if end < 0 else text[:end]).split("\n")
     best = None
-    for delim in (",", ";", "\t"):
+    for delim in ((delimiter,) if delimiter else (",", ";", "\t")):
         rows = list(csv.reader(head_lines, delimiter=delim))
         i = _find_header(rows, alias_keys)
         if i is not None:
@@ -170,8 +198,9 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys)
             if best is None or i < best[0] or (i == best[0] and score > best[2]):
                 best = (i, delim, score)
     if best is None:
+        declared = f" with the site's declared delimiter {delimiter!r}" if delimiter else ""
         raise BadInputError(
-            f"no header row with known column names in the first {HEADER_SCAN_LINES} lines "
+            f"no header row with known column names{declared} in the first {HEADER_SCAN_LINES} lines "
             "(add the site's column names to column_aliases.csv)", file=label, row=1)
     hi, delim, _ = best
     raw_header = next(csv.reader([head_lines[hi]], delimiter=delim))
@@ -187,25 +216,26 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys)
     if len(df) == 0:
         raise BadInputError("the file has a header but no data rows", file=label, row=hi + 1)
     return RawTable(label, site, "utf-8-sig" if encoding.lower().startswith("utf") else encoding,
-                    hi + 1, columns, df.reset_index(drop=True), rows, delim)
+                    hi + 1, columns, df.reset_index(drop=True), rows, delim, notes=[note] if note else [])
 
 
 def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame | None:
     """Fast path: pyarrow's multi-threaded CSV reader (exact float parsing). Returns None when the
     file needs the careful pandas path (ragged or blank lines, types changing within a column)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
+    try:
         table = pacsv.read_csv(
             pa.py_buffer(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(skip_rows=hi + 1, column_names=[f"c{i}" for i in range(ncols)],
                                            block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-        return table.to_pandas(date_as_object=False)
-    except Exception:  # pyarrow.ArrowInvalid and friends: let pandas read it and report the line
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            memory_pool=pa.system_memory_pool())  # freed when done (mimalloc keeps its arenas)
+    except pa.ArrowException:  # ArrowInvalid (ragged row, ...): let pandas read it and report the line
         return None
+    return table.to_pandas(date_as_object=False)
 
 
 def _read_csv_pandas(text: str, delim: str, hi: int, label: str, raw_header: list):
@@ -237,6 +267,15 @@ _RPH_RE = re.compile(r"<rPh\b.*?</rPh>", re.S)
 _DATE_FMT_IDS = set(range(14, 23)) | {45, 46, 47}  # built-in date/time number formats (ECMA-376)
 
 
+class _FormulaWithoutValue(Exception):
+    """A formula cell without a stored result (a workbook written by a program, never recalculated
+    and saved by a spreadsheet application): its value is unknown."""
+
+    def __init__(self, row: int, col: str, formula: str, sheet: str = ""):
+        super().__init__(row, col, formula, sheet)
+        self.row, self.col, self.formula, self.sheet = row, col, formula, sheet
+
+
 def _col_index(ref: str) -> int:
     n = 0
     for ch in ref:
@@ -257,7 +296,6 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
     times faster (plain SpreadsheetML only; anything unexpected raises and the caller falls back
     to openpyxl)."""
     import html
-    import zipfile
 
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
@@ -296,7 +334,11 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
             xml = z.read(target[a["r:id"]]).decode("utf-8")
             if "<sheetData" not in xml:
                 raise ValueError("prefixed or unusual sheet XML")
-            rows = _fast_sheet_rows(xml, shared, date_styles, origin, date1904)
+            try:
+                rows = _fast_sheet_rows(xml, shared, date_styles, origin, date1904)
+            except _FormulaWithoutValue as f:
+                f.sheet = title
+                raise
             while rows and not rows[-1]:
                 rows.pop()
             sheets.append((title, rows))
@@ -305,7 +347,7 @@ def _fast_xlsx(path: Path) -> list[tuple[str, list[list]]]:
 
 _CELL_FAST = re.compile(
     r'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(?:<v>([^<]*)</v>|<v\s*/>|<is>(.*?)</is>'
-    r'|<f>[^<]*</f>(?:<v>([^<]*)</v>|<v\s*/>)?)?</c>)',
+    r'|<f>([^<]*)</f>(?:<v>([^<]*)</v>|<v\s*/>)?)?</c>)',
     re.S)
 
 
@@ -319,13 +361,15 @@ def _fast_sheet_rows(xml, shared, date_styles, origin, date1904) -> list[list]:
     rows: list[list] = []
     col_cache: dict = {}
     date_cache: dict = {}
-    for col, rnum, sidx, t, v, inline, fv in found:
+    for col, rnum, sidx, t, v, inline, formula, fv in found:
         r = int(rnum) - 1
         while len(rows) <= r:
             rows.append([])
         ci = col_cache.get(col)
         if ci is None:
             ci = col_cache[col] = _col_index(col)
+        if formula and not fv and not v:  # a formula whose result was never stored
+            raise _FormulaWithoutValue(int(rnum), col, "=" + html.unescape(formula))
         if fv and not v:
             v = fv
         if t == "inlineStr":
@@ -368,9 +412,44 @@ def _openpyxl_sheets(path: Path) -> list[tuple[str, list[list]]]:
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
+        sheets = [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
     finally:
         wb.close()
+    if any(c is None for _, rows in sheets for r in rows for c in r):  # formulas without results?
+        wb = load_workbook(path, read_only=True, data_only=False)
+        try:
+            for (title, rows), ws in zip(sheets, wb.worksheets):
+                for i, r in enumerate(ws.iter_rows(values_only=True)):
+                    for j, c in enumerate(r):
+                        if isinstance(c, str) and c.startswith("=") and (i >= len(rows) or j >= len(rows[i])
+                                                                         or rows[i][j] is None):
+                            from openpyxl.utils import get_column_letter
+
+                            raise _FormulaWithoutValue(i + 1, get_column_letter(j + 1), c, title)
+        finally:
+            wb.close()
+    return sheets
+
+
+def _read_sheets(path: Path, engine: str) -> list[tuple[str, list[list]]]:
+    """Cell values of every sheet: the fast reader, or openpyxl when it cannot (see
+    :func:`read_xlsx_tables`)."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if engine in ("auto", "fast"):
+        try:
+            return _fast_xlsx(path)
+        except (KeyError, ValueError, IndexError, OverflowError, zipfile.BadZipFile):
+            # a member or attribute the simple SpreadsheetML reader does not know (KeyError,
+            # IndexError), a cell or layout it does not parse (ValueError, incl. UnicodeDecodeError)
+            if engine == "fast":
+                raise
+    try:
+        return _openpyxl_sheets(path)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, IndexError, TypeError,
+            OSError) as err:
+        raise BadInputError(f"cannot be opened as an Excel workbook ({type(err).__name__})",
+                            file=path.name) from None
 
 
 def read_xlsx_tables(path: Path, site: str, alias_keys, engine: str = "auto") -> tuple[list[RawTable], list[dict]]:
@@ -387,27 +466,19 @@ def read_xlsx_tables(path: Path, site: str, alias_keys, engine: str = "auto") ->
     tables, skipped : list of RawTable, list of dict
         ``skipped`` lists sheets without a recognised header (reported in the inventory).
     """
-    import zipfile
-
     name = path.name
     if path.stat().st_size == 0:
         raise BadInputError("the file is empty", file=name)
     if not zipfile.is_zipfile(path):
         raise BadInputError("cannot be opened as an Excel workbook (not an .xlsx zip archive)", file=name)
-    sheets = None
-    if engine in ("auto", "fast"):
-        try:
-            sheets = _fast_xlsx(path)
-        except Exception:
-            if engine == "fast":
-                raise
-            sheets = None
-    if sheets is None:
-        try:
-            sheets = _openpyxl_sheets(path)
-        except Exception as err:  # zipfile.BadZipFile, InvalidFileException, KeyError, ...
-            raise BadInputError(f"cannot be opened as an Excel workbook ({type(err).__name__})",
-                                file=name) from None
+    try:
+        sheets = _read_sheets(path, engine)
+    except _FormulaWithoutValue as f:
+        formula = f.formula if len(f.formula) <= 40 else f.formula[:37] + "..."
+        raise BadInputError(f"cell {f.col}{f.row} holds the formula {formula!r} without a stored result, so "
+                            "its value is unknown; open and save the workbook in a spreadsheet application "
+                            "(Excel, LibreOffice) to store the results", file=f"{name}[{f.sheet}]",
+                            row=f.row) from None
     tables, skipped = [], []
     for title, values in sheets:
         label = f"{name}[{title}]"
@@ -481,7 +552,9 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
         site = "" if srow is None else srow["site"]
         encoding = "utf-8" if srow is None or not srow["encoding"] else srow["encoding"]
         if suffix == ".csv":
-            t = read_csv_table(path, name, site, encoding, alias_keys)
+            delim = "" if srow is None else {"tab": "\t", "\\t": "\t"}.get(srow.get("delimiter", ""),
+                                                                           srow.get("delimiter", ""))
+            t = read_csv_table(path, name, site, encoding, alias_keys, delimiter=delim)
             found = [t]
         else:
             found, skipped = read_xlsx_tables(path, site, alias_keys)
@@ -492,7 +565,7 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
             tables.append(t)
             inv.append(dict(file=t.file, site=t.site, format=suffix.lstrip("."), encoding=t.encoding,
                             delimiter=t.delimiter, header_row=t.header_row, raw_rows=len(t.data),
-                            status="read"))
+                            status="read" + (f" ({'; '.join(t.notes)})" if t.notes else "")))
     if not tables:
         raise BadInputError("no CSV or .xlsx export found", file=raw_dir.name)
     inventory = pd.DataFrame(inv).sort_values("file", ignore_index=True)
