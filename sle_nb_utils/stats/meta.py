@@ -63,14 +63,11 @@ def logit_proportions(events, total, add: float = 0.5) -> tuple[np.ndarray, np.n
 
 def _reml(y, v, tol=1e-12, max_iter=1000):
     """REML tau^2 by Fisher scoring (Viechtbauer, J Educ Behav Stat 2005;30:261-93), truncated at 0."""
-    k = y.size
-    # start: Hedges (DerSimonian-Laird type) estimate, as metafor
-    w = 1 / v
+    # start: the Hedges-type moment estimate (any start in [0, inf) converges to the same optimum)
     tau2 = max(0.0, float(np.var(y, ddof=1) - np.mean(v)))
     for it in range(1, max_iter + 1):
         w = 1.0 / (v + tau2)
-        W = np.diag(w)
-        P = W - np.outer(w, w) / w.sum()
+        P = np.diag(w) - np.outer(w, w) / w.sum()
         Py = P @ y
         score = float(Py @ Py - np.trace(P))
         info = float(np.sum(P * P.T))
