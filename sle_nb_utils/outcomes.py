@@ -16,7 +16,8 @@ import pandas as pd
 
 from .published import PUBLISHED_MEASURES, rounds_to
 from .stats._validate import as_groups
-from .stats.competing import cif_milestones, fine_gray, gray_test
+from .stats.cif_variance import cif_ij_se_at
+from .stats.competing import cif_milestones, cif_var_at, fine_gray, gray_test
 from .stats.cox import cox_fit, cox_zph
 from .stats.survival import (DEFAULT_MILESTONES, km_milestones, logrank_test, median_followup,
                              median_survival, risk_table, rmst)
@@ -40,7 +41,16 @@ __all__ = [
     "fine_gray_model",
     "published_comparison",
     "trm_counts",
+    "sensitivity_table",
+    "origin_comparison",
+    "cif_variance_table",
+    "follow_up_table",
+    "censoring_pattern",
+    "causes_of_death",
+    "cd34_calibration_check",
 ]
+
+HSCT_COHORTS = ("hsct_burt2006", "hsct_ebmt2013")
 
 #: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
 #: estimated by Aalen-Johansen (status 1 = event of interest, 2 = competing event).
@@ -59,7 +69,7 @@ TERM_LABELS = {
     "cd34_selected": "CD34-selected graft",
 }
 
-def survival_data(data_dir=None) -> pd.DataFrame:
+def survival_data(data_dir=None, definition: str = "primary") -> pd.DataFrame:
     """The long time-to-event table with patient covariates, in one call.
 
     Parameters
@@ -68,11 +78,15 @@ def survival_data(data_dir=None) -> pd.DataFrame:
         None = the bundled synthetic exports (``data/raw``). Otherwise a folder of raw exports
         (CSV / xlsx), which goes through cleaning and the analysis-table build
         (:func:`sle_nb_utils.adam.load_analysis_tables`, cached on the raw files' hashes).
+    definition : str
+        ``"primary"`` (the ``adtte`` rows: :data:`sle_nb_utils.endpoints.PRIMARY`) or the name of a
+        sensitivity analysis in :data:`sle_nb_utils.endpoints.SENSITIVITY` (recomputed from the
+        clean tables). See ``docs/endpoints.md``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR) from ``adtte``:
+        One row per patient per endpoint (OS, DFS, REL, NRM, TRM, CR):
         ``patient_id``, ``cohort``, ``arm``, ``endpoint``, ``origin``, ``time_months`` (AVAL),
         ``status`` (0 censored, 1 event, 2 competing), ``event`` (1 - CNSR), ``event_desc``, and the
         covariates ``sex``, ``age_at_transplant_years``, ``lupus_nephritis`` (bool),
@@ -82,13 +96,19 @@ def survival_data(data_dir=None) -> pd.DataFrame:
     from . import adam, endpoints
 
     tables = adam.load_analysis_tables(data_dir)
-    a = tables["adtte"]
-    tte = pd.DataFrame({
-        "patient_id": a["USUBJID"].astype(str), "cohort": a["STUDYID"].astype(str),
-        "arm": a["ARM"].astype(str), "endpoint": a["PARAMCD"].astype(str),
-        "origin": a["ORIGIN"].astype(str), "time_months": a["AVAL"].astype(float),
-        "status": a["STATUS"].astype(int), "event": 1 - a["CNSR"].astype(int),
-        "event_desc": a["EVNTDESC"].astype(str)})
+    if definition == "primary":
+        a = tables["adtte"]
+        tte = pd.DataFrame({
+            "patient_id": a["USUBJID"].astype(str), "cohort": a["STUDYID"].astype(str),
+            "arm": a["ARM"].astype(str), "endpoint": a["PARAMCD"].astype(str),
+            "origin": a["ORIGIN"].astype(str), "time_months": a["AVAL"].astype(float),
+            "status": a["STATUS"].astype(int), "event": 1 - a["CNSR"].astype(int),
+            "event_desc": a["EVNTDESC"].astype(str)})
+    else:
+        t = endpoints.time_to_event_table(tables["patients"], tables["visits"], tables["events"],
+                                          endpoint_definition=endpoints.definition_named(definition))
+        tte = t[["patient_id", "cohort", "arm", "endpoint", "origin", "time_months", "status", "event",
+                 "event_desc"]].copy()
     p = tables["patients"].assign(transplanted=lambda x: x["transplant_date"].notna())
     cov = p[["patient_id", *SURVIVAL_COVARIATES]]
     out = tte.merge(cov, on="patient_id", how="left", validate="m:1")
@@ -436,7 +456,10 @@ def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.Da
     Rows: ``treatment-related deaths`` (TRM endpoint, status 1: deaths the source attributes to
     the treatment; compared with Burt 2006's 1/50) and ``deaths after mobilisation, before
     transplant`` (OS events of patients never transplanted; compared with the seed's 4 %).
-    Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``, ``published_by``, ``pass``.
+    Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``, ``published_by``,
+    ``hypothesis`` (how the published figure is taken to have counted), ``pass``. Both counts are by
+    intention to treat: pass the ITT table (``survival_data(definition="origin_itt_mobilisation")``);
+    with the primary (from-transplant) table the pre-transplant deaths are absent.
     """
     if figures is None:
         from . import published
@@ -454,11 +477,228 @@ def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.Da
         ("deaths after mobilisation, before transplant",
          int(((os_["status"] == 1) & ~os_["transplanted"].astype(bool)).sum()), "sun_seed"),
     ]
+    hypotheses = {
+        "burt2006": "stated by the source: deaths attributed to the treatment, of all enrolled (ITT)",
+        "sun_seed": "ours: the seed counted the deaths after mobilisation and before transplant",
+    }
     rows = []
     for label, k, source in counts:
         pct = 100.0 * k / n
         published_pct = float(pub.get(source, np.nan))
         rows.append({"count": label, "deaths": k, "patients": n, "pct": pct,
                      "published_pct": published_pct, "published_by": source if source in pub.index else "",
-                     "pass": rounds_to(pct, published_pct)})
+                     "hypothesis": hypotheses.get(source, ""), "pass": rounds_to(pct, published_pct)})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoint definitions, variance estimators, follow-up and censoring (docs/endpoints.md)
+# ---------------------------------------------------------------------------------------------
+
+_MEASURE_OF = {v: k for k, v in PUBLISHED_MEASURES.items()}
+
+
+def _published_value(figures: pd.DataFrame, cohort: str, endpoint: str, months: float):
+    """(value_pct, se_pct) of the published figure of ``endpoint`` at ``months``, or (nan, nan)."""
+    f = figures.loc[(figures["cohort"] == cohort) & (figures["measure"] == _MEASURE_OF.get(endpoint, ""))
+                    & (12.0 * figures["timepoint_years"] == months)]
+    if f.empty:
+        return np.nan, np.nan
+    return float(f["value_pct"].iloc[0]), float(f["se_pct"].dropna().iloc[0]) if f["se_pct"].notna().any() else np.nan
+
+
+def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, months: float = 60.0,
+                      figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """OS, DFS, relapse and NRM at ``months`` under the primary and each sensitivity definition.
+
+    Parameters
+    ----------
+    data_dir : as :func:`survival_data`.
+    definitions : names (default: ``"primary"`` and every key of
+        :data:`sle_nb_utils.endpoints.SENSITIVITY`).
+    cohorts : cohorts to report (default: the two HSCT series, which publish 5-year figures).
+    months : the milestone (default 60).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``definition``, ``description``, ``cohort``, ``endpoint``, ``n``, ``estimate_pct``,
+        ``se_pct`` (Greenwood for KM, cmprsk for AJ), ``published_pct``, ``published_se_pct``,
+        ``matches_published`` (estimate and, where published, SE round to the published values;
+        NA where nothing is published). Sorted by cohort, endpoint, definition order.
+    """
+    from . import endpoints, published
+
+    figures = published.figures() if figures is None else figures
+    names = ["primary", *endpoints.SENSITIVITY] if definitions is None else list(definitions)
+    rows = []
+    for name in names:
+        data = survival_data(data_dir, definition=name)
+        for cohort in cohorts:
+            for ep in ("OS", "DFS", "REL", "NRM"):
+                m = milestone_table(data, ep, by=None, at=[months], cohorts=cohort).iloc[0]
+                n = int((data["cohort"].eq(cohort) & data["endpoint"].eq(ep)).sum())
+                pv, ps = _published_value(figures, cohort, ep, months)
+                match = (pd.NA if np.isnan(pv) else bool(rounds_to(m["estimate_pct"], pv)
+                                                         and (np.isnan(ps) or rounds_to(m["se_pct"], ps))))
+                rows.append({"definition": name, "description": endpoints.SENSITIVITY_LABELS[name],
+                             "cohort": cohort, "endpoint": ep, "n": n, "estimate_pct": m["estimate_pct"],
+                             "se_pct": m["se_pct"], "published_pct": pv, "published_se_pct": ps,
+                             "matches_published": match})
+    out = pd.DataFrame(rows)
+    order = {nm: i for i, nm in enumerate(names)}
+    ep_order = {"OS": 0, "DFS": 1, "REL": 2, "NRM": 3}
+    out = out.sort_values(["cohort", "endpoint", "definition"],
+                          key=lambda c: c.map(ep_order) if c.name == "endpoint" else
+                          (c.map(order) if c.name == "definition" else c))
+    return out.reset_index(drop=True)
+
+
+def origin_comparison(data_dir=None, cohort: str = "hsct_burt2006", months: float = 60.0,
+                      figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Burt 2006 from both time origins side by side: from transplant (the 48 transplanted; the
+    primary origin) and by intention to treat from mobilisation (all 50 enrolled).
+
+    Returns one row per endpoint: ``endpoint``, ``published_pct``, ``from_transplant_pct``,
+    ``n_from_transplant``, ``itt_mobilisation_pct``, ``n_itt``, ``matches_from_transplant``,
+    ``matches_itt`` (rounds to the published value).
+    """
+    t = sensitivity_table(data_dir, ["primary", "origin_itt_mobilisation"], [cohort], months, figures)
+    a = t[t["definition"] == "primary"].set_index("endpoint")
+    b = t[t["definition"] == "origin_itt_mobilisation"].set_index("endpoint")
+    out = pd.DataFrame({
+        "endpoint": a.index, "published_pct": a["published_pct"].to_numpy(),
+        "from_transplant_pct": a["estimate_pct"].to_numpy(), "n_from_transplant": a["n"].to_numpy(),
+        "itt_mobilisation_pct": b["estimate_pct"].reindex(a.index).to_numpy(),
+        "n_itt": b["n"].reindex(a.index).to_numpy(),
+    })
+    out["matches_from_transplant"] = [pd.NA if np.isnan(p) else rounds_to(v, p)
+                                      for v, p in zip(out["from_transplant_pct"], out["published_pct"])]
+    out["matches_itt"] = [pd.NA if np.isnan(p) else rounds_to(v, p)
+                          for v, p in zip(out["itt_mobilisation_pct"], out["published_pct"])]
+    return out
+
+
+def cif_variance_table(data: pd.DataFrame, endpoints=("REL", "NRM"), cohorts=HSCT_COHORTS,
+                       months: float = 60.0, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The cumulative incidence at ``months`` with two standard errors, and which one the published
+    "±" matches.
+
+    ``se_gray_pct``: Gray's variance (R ``cmprsk::cuminc``, :func:`cif_var_at`); ``se_ij_pct``: the
+    infinitesimal-jackknife SE of R ``survfit`` multi-state (:func:`cif_ij_se_at`). Returns
+    ``cohort``, ``endpoint``, ``estimate_pct``, ``se_gray_pct``, ``se_ij_pct``, ``published_pct``,
+    ``published_se_pct``, ``gray_matches``, ``ij_matches`` (NA where no SE is published).
+    """
+    from . import published
+
+    figures = published.figures() if figures is None else figures
+    rows = []
+    for cohort in cohorts:
+        for ep in endpoints:
+            d = _select(data, ep, cohort)
+            cif, var = cif_var_at(d["time_months"], d["status"], months, cause=1)
+            _, se_ij = cif_ij_se_at(d["time_months"], d["status"], months, cause=1)
+            pv, ps = _published_value(figures, cohort, ep, months)
+            g, ij = 100 * float(np.sqrt(var)), 100 * float(se_ij)
+            rows.append({"cohort": cohort, "endpoint": ep, "estimate_pct": 100 * float(cif),
+                         "se_gray_pct": g, "se_ij_pct": ij, "published_pct": pv, "published_se_pct": ps,
+                         "gray_matches": pd.NA if np.isnan(ps) else rounds_to(g, ps),
+                         "ij_matches": pd.NA if np.isnan(ps) else rounds_to(ij, ps)})
+    return pd.DataFrame(rows)
+
+
+def follow_up_table(data: pd.DataFrame, longitudinal: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Follow-up by cohort three ways: crude (observed time to death or last contact), reverse
+    Kaplan-Meier (potential follow-up had nobody died), and the published figure.
+
+    Returns ``cohort``, ``n``, ``crude_mean``, ``crude_median``, ``crude_min``, ``crude_max``,
+    ``reverse_km_median``, ``reverse_km_lower``, ``reverse_km_upper`` (months), ``published``
+    (statistic, value and range as the source gives them) and ``published_statistic``.
+    The crude figures are what papers usually call "median (range) follow-up"; the reverse KM is
+    longer when deaths cut observation short.
+    """
+    from . import published
+
+    lon = published.longitudinal() if longitudinal is None else longitudinal
+    lon = lon.loc[lon["measure"] == "follow_up_months"].set_index("cohort")
+    os_ = _select(data, "OS")
+    rows = []
+    for cohort, g in os_.groupby("cohort", sort=True):
+        f = median_followup(g["time_months"], g["status"] == 1).iloc[0]
+        t = g["time_months"]
+        pub, stat = "", ""
+        if cohort in lon.index:
+            r = lon.loc[cohort]
+            stat = str(r["statistic"])
+            pub = f"{stat} {float(r['value']):g}" + (f" ({r['spread']})" if isinstance(r["spread"], str) else "")
+        rows.append({"cohort": cohort, "n": len(g), "crude_mean": t.mean(), "crude_median": t.median(),
+                     "crude_min": t.min(), "crude_max": t.max(), "reverse_km_median": f["median"],
+                     "reverse_km_lower": f["lower"], "reverse_km_upper": f["upper"],
+                     "published": pub, "published_statistic": stat})
+    return pd.DataFrame(rows)
+
+
+def censoring_pattern(patients: pd.DataFrame, window_days: int = 31) -> pd.DataFrame:
+    """How follow-up ends, by cohort: death, censored at the data cut-off, or lost earlier.
+
+    The data cut-off of a cohort is its latest ``last_contact_date``; a survivor whose last contact
+    is within ``window_days`` of it is censored at the cut-off (administrative censoring), otherwise
+    lost to follow-up. Entry is summarised by the first and last transplant (or enrolment) year.
+    Returns ``cohort``, ``patients``, ``deaths``, ``censored_at_cutoff``, ``lost_to_follow_up``,
+    ``lost_pct_of_survivors``, ``lost_median_months_before_cutoff``, ``entry_first_year``,
+    ``entry_last_year``.
+    """
+    from .endpoints import months_between
+
+    rows = []
+    for cohort, g in patients.groupby("cohort", sort=True):
+        cut = g["last_contact_date"].max()
+        alive = g["death_date"].isna()
+        gap = (cut - g["last_contact_date"]).dt.days
+        at_cut = alive & (gap <= window_days)
+        lost = alive & ~at_cut
+        entry = g["transplant_date"].fillna(g["enrol_date"])
+        before = months_between(g.loc[lost, "last_contact_date"], pd.Series(cut, index=g.index[lost]))
+        rows.append({"cohort": cohort, "patients": len(g), "deaths": int((~alive).sum()),
+                     "censored_at_cutoff": int(at_cut.sum()), "lost_to_follow_up": int(lost.sum()),
+                     "lost_pct_of_survivors": 100 * lost.sum() / max(1, alive.sum()),
+                     "lost_median_months_before_cutoff": float(np.median(before)) if lost.any() else np.nan,
+                     "entry_first_year": int(entry.dt.year.min()), "entry_last_year": int(entry.dt.year.max())})
+    return pd.DataFrame(rows)
+
+
+def causes_of_death(patients: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """Deaths by cohort, cause and whether a relapse (or primary non-response) came first.
+
+    ``data`` is a :func:`survival_data` table (its REL rows: status 1 = relapse or non-response
+    first). Patients outside its analysis set (never transplanted, under the primary origin) are
+    counted as ``before transplant``. Returns ``cohort``, ``death_cause``, ``treatment_related``,
+    ``after``, ``deaths``; sorted.
+    """
+    rel = data.loc[data["endpoint"] == "REL"].set_index("patient_id")["status"]
+    d = patients.loc[patients["death_date"].notna()].copy()
+    st = d["patient_id"].map(rel)
+    d["after"] = np.select([st.isna(), st == 1], ["before transplant", "after relapse or non-response"],
+                           "without prior relapse")
+    d["treatment_related"] = d["death_treatment_related"].astype("boolean").fillna(False).astype(bool)
+    out = (d.groupby(["cohort", "death_cause", "treatment_related", "after"], sort=True).size()
+           .rename("deaths").reset_index())
+    return out
+
+
+def cd34_calibration_check(data: pd.DataFrame, cohort: str = "hsct_ebmt2013", months: float = 36.0,
+                           conf_level: float = 0.95) -> dict:
+    """The CD34-selection / relapse association, which the generator put in to reproduce Alchi 2013
+    (lower relapse incidence with CD34 selection, p = 0.001): a calibration check, not evidence.
+
+    Only the EBMT series varies CD34 selection (every Burt 2006 graft was CD34-selected), so the
+    contrast is estimated within it. Returns a dict of three tables: ``cif`` (relapse incidence at
+    ``months`` by CD34 selection, Aalen-Johansen), ``gray`` (Gray's test within the cohort) and
+    ``fine_gray`` (Fine-Gray model of relapse on CD34 selection within the cohort).
+    """
+    d = data.loc[data["cohort"] == cohort].copy()
+    d["cd34"] = np.where(d["cd34_selected"].astype("boolean").fillna(False), "CD34-selected", "unselected")
+    cif = milestone_table(d, "REL", by="cd34", at=[months], conf_level=conf_level)
+    gray = gray_summary(d, "REL", by="cd34")
+    fg = fine_gray_model(d, "REL", ["cd34_selected"], conf_level=conf_level)
+    return {"cif": cif, "gray": gray, "fine_gray": fg}

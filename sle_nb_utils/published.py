@@ -33,6 +33,32 @@ def rounds_to(value, target, digits: int = 0) -> bool:
     return bool(np.floor(value * scale + 0.5) == np.round(target * scale))
 
 
+def wilson_ci(k, n, conf_level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion k/n, in percent (statsmodels ``proportion_confint``).
+
+    The interval a reader should put on a published "k of n" proportion (e.g. 3/6 = 50 %,
+    95 % CI 19-81 %). Returns (nan, nan) when n is 0 or missing.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n is None or not np.isfinite(n) or n <= 0 or k is None or not np.isfinite(k):
+        return np.nan, np.nan
+    lo, hi = proportion_confint(int(k), int(n), alpha=1 - conf_level, method="wilson")
+    return 100 * float(lo), 100 * float(hi)
+
+
+def distinct_figures(f: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct published figure: rows of ``f`` that give the same cohort, measure, time
+    point and value (e.g. Burt 2006's OS 84 % quoted by both the seed and the source) count once.
+    Returns those columns plus ``sources`` (joined) and ``rows`` (how many table rows)."""
+    key = ["cohort", "measure", "timepoint_years", "value_pct"]
+    g = f.assign(timepoint_years=f["timepoint_years"].fillna(-1))
+    out = g.groupby(key, sort=True).agg(sources=("source_id", lambda x: "; ".join(sorted(set(x)))),
+                                         rows=("source_id", "size")).reset_index()
+    out["timepoint_years"] = out["timepoint_years"].replace(-1, np.nan)
+    return out
+
+
 def figures() -> pd.DataFrame:
     """Published outcome figures (percent), one row per figure, with the citation joined on."""
     f = pd.read_csv(PUBLISHED_DIR / "published_figures.csv")

@@ -19,13 +19,35 @@ from .stats import competing as cr
 from .stats import survival as sv
 from .stats._validate import as_groups
 
-__all__ = ["plot_km", "plot_cif_stacked", "plot_forest"]
+__all__ = ["plot_km", "plot_cif", "plot_follow_up", "plot_cif_stacked", "plot_forest"]
 
 
 def _ax(ax, figsize=(7, 4.5)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def _risk_rows(ax, t, e, risk_table_at, group, labels, colors, title="Number at risk (cumulative events)"):
+    """Draw "n at risk (cumulative events)" rows under the x-axis, aligned with the ticks."""
+    at = np.sort(np.asarray(risk_table_at, dtype=float))
+    ax.set_xticks(at)
+    ax.set_xlim(min(0.0, at[0]), max(at[-1], ax.get_xlim()[1]))
+    rt = sv.risk_table(t, e, at, group=group)
+    tr = blended_transform_factory(ax.transData, ax.transAxes)
+    y0 = -0.22
+    step = 0.08
+    ax.text(0, y0, title, transform=ax.transAxes, ha="left", va="top", fontsize=9, fontweight="bold",
+            clip_on=False)
+    for k, lab in enumerate(labels):
+        yk = y0 - step * (k + 1)
+        sub = rt[rt.group == lab]
+        ax.annotate("" if group is None else str(lab), xy=(0, yk), xycoords=ax.transAxes, xytext=(-24, 0),
+                    textcoords="offset points", ha="right", va="top", fontsize=9,
+                    color=colors[k % len(colors)], annotation_clip=False)
+        for _, row in sub.iterrows():
+            ax.text(row.time, yk, f"{row.n_risk} ({row.n_event_cum})", transform=tr, ha="center", va="top",
+                    fontsize=9, clip_on=False)
 
 
 def plot_km(
@@ -91,24 +113,94 @@ def plot_km(
     if group is not None:
         ax.legend(frameon=False)
     if risk_table_at is not None:
-        at = np.sort(np.asarray(risk_table_at, dtype=float))
-        ax.set_xticks(at)
-        ax.set_xlim(min(0.0, at[0]), max(at[-1], ax.get_xlim()[1]))
-        rt = sv.risk_table(t, e, at, group=group)
-        tr = blended_transform_factory(ax.transData, ax.transAxes)
-        y0 = -0.22
-        step = 0.075
-        ax.text(0, y0, "Number at risk (cumulative events)", transform=ax.transAxes, ha="left", va="top",
-                fontsize=8, fontweight="bold", clip_on=False)
-        for k, lab in enumerate(labels):
-            yk = y0 - step * (k + 1)
-            sub = rt[rt.group == lab]
-            ax.annotate("" if group is None else str(lab), xy=(0, yk), xycoords=ax.transAxes, xytext=(-24, 0),
-                        textcoords="offset points", ha="right", va="top", fontsize=8,
-                        color=colors[k % len(colors)], annotation_clip=False)
-            for _, row in sub.iterrows():
-                ax.text(row.time, yk, f"{row.n_risk} ({row.n_event_cum})", transform=tr, ha="center", va="top",
-                        fontsize=8, clip_on=False)
+        _risk_rows(ax, t, e, risk_table_at, group, labels, colors)
+    return ax
+
+
+def plot_cif(
+    time,
+    status,
+    group=None,
+    cause: int = 1,
+    ax=None,
+    conf_int: bool = True,
+    conf_level: float = 0.95,
+    risk_table_at: Sequence[float] | None = None,
+    xlabel: str = "Months",
+    ylabel: str = "Cumulative incidence",
+    colors: Sequence[str] | None = None,
+):
+    """Aalen-Johansen cumulative incidence of ``cause`` (others competing) with bands and at-risk rows.
+
+    Parameters
+    ----------
+    time, status : array-like
+        Follow-up in months; 0 = censored, ``cause`` = event of interest, other codes competing.
+    group : array-like, optional
+        One curve per group (sorted labels).
+    conf_int, conf_level :
+        Pointwise bands from :func:`sle_nb_utils.stats.competing.aalen_johansen` (cmprsk variance,
+        log(-log) transform).
+    risk_table_at : sequence of float, optional
+        Rows under the axis: number still at risk and cumulative events of ``cause``.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _ax(ax)
+    t = np.asarray(time, dtype=float)
+    st = np.asarray(status).astype(int)
+    labels, codes = as_groups(group, t.size)
+    colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, lab in enumerate(labels):
+        m = codes == k
+        aj = cr.aalen_johansen(t[m], st[m], cause=cause, conf_level=conf_level)
+        x = np.concatenate(([0.0], aj.time.to_numpy()))
+        y = np.concatenate(([0.0], aj.cif.to_numpy()))
+        c = colors[k % len(colors)]
+        ax.step(x, y, where="post", color=c, label=None if group is None else str(lab), lw=1.6)
+        if conf_int:
+            lo = np.nan_to_num(np.concatenate(([0.0], aj.lower.to_numpy())))
+            hi = np.nan_to_num(np.concatenate(([0.0], aj.upper.to_numpy())))
+            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if group is not None:
+        ax.legend(frameon=False, loc="upper left")
+    if risk_table_at is not None:
+        _risk_rows(ax, t, (st == cause).astype(int), risk_table_at, group, labels, colors)
+    return ax
+
+
+def plot_follow_up(entry, end, status, group, ax=None, labels: Mapping[int, str] | None = None,
+                   colors: Sequence[str] | None = None, xlabel: str = "Calendar year"):
+    """Each patient's follow-up as a line from entry to the end of follow-up, by calendar date.
+
+    ``status`` codes how follow-up ends (e.g. 0 censored at the data cut-off, 1 lost to follow-up,
+    2 death), drawn as the end marker; patients are sorted by group then entry. Shows staggered
+    entry and the censoring pattern. Returns the axes.
+    """
+    ax = _ax(ax, figsize=(8, 5))
+    d = pd.DataFrame({"entry": pd.to_datetime(entry), "end": pd.to_datetime(end),
+                      "status": np.asarray(status).astype(int), "group": np.asarray(group)})
+    d = d.sort_values(["group", "entry"]).reset_index(drop=True)
+    labels = dict(labels) if labels is not None else {c: str(c) for c in sorted(d["status"].unique())}
+    markers = {0: "|", 1: "o", 2: "x"}
+    colors = list(colors) if colors is not None else ["#2c7bb6", "#fdae61", "#d7191c"]
+    for i, r in d.iterrows():
+        ax.plot([r.entry, r.end], [i, i], color="#999999", lw=0.8)
+    for k, (code, lab) in enumerate(labels.items()):
+        sub = d[d["status"] == code]
+        ax.plot(sub["end"], sub.index, ls="none", marker=markers.get(code, "s"), ms=5,
+                color=colors[k % len(colors)], label=lab)
+    ticks = d.groupby("group", sort=False).apply(lambda g: g.index.to_numpy().mean(), include_groups=False)
+    ax.set_yticks(list(ticks.to_numpy()))
+    ax.set_yticklabels([str(g) for g in ticks.index])
+    ax.set_xlabel(xlabel)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 

@@ -32,7 +32,8 @@ def test_adtte_one_row_per_patient_per_endpoint(built):
     _, _, r, t = built
     tte = t["adtte"]
     assert set(tte["PARAMCD"]) == {"OS", "DFS", "REL", "NRM", "TRM", "CR"}
-    assert len(tte) == 6 * len(r.tables["patients"])
+    # primary time origin = transplant (docs/endpoints.md): patients never transplanted are not in ADTTE
+    assert len(tte) == 6 * r.tables["patients"]["transplant_date"].notna().sum()
     assert not tte.duplicated(["USUBJID", "PARAMCD"]).any()
     assert set(tte["CNSR"]) <= {0, 1}
     assert ((tte["CNSR"] == 0) == (tte["STATUS"] == 1)).all()

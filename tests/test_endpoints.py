@@ -1,4 +1,4 @@
-"""Operational remission / relapse definitions (DESIGN §5) and time-to-event rows, at their edges."""
+"""Operational remission / relapse definitions (docs/endpoints.md) and time-to-event rows, at their edges."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sle_nb_utils import endpoints, scores
+from sle_nb_utils.errors import BadInputError
 
 T0 = pd.Timestamp("2010-01-01")
 
@@ -104,7 +105,12 @@ def test_time_to_event_rows():
     events = pd.DataFrame({"patient_id": ["B"], "event_date": pd.to_datetime(["2010-07-01"]),
                            "event": ["relapse"], "detail": [""]})
     visits = pd.concat([make_visits("A", [12, 2]), make_visits("B", [12, 8]), make_visits("C", [12])])
-    t = endpoints.time_to_event_table(patients, visits, events).set_index(["endpoint", "patient_id"])
+    itt = endpoints.SENSITIVITY["origin_itt_mobilisation"]
+    t = endpoints.time_to_event_table(patients, visits, events, endpoint_definition=itt
+                                      ).set_index(["endpoint", "patient_id"])
+    # primary origin = transplant: C (never transplanted) is outside that analysis set
+    prim = endpoints.time_to_event_table(patients, visits, events)
+    assert sorted(prim["patient_id"].unique()) == ["A", "B"]
     assert t.loc[("OS", "A"), "status"] == 0 and t.loc[("OS", "B"), "status"] == 1
     assert t.loc[("OS", "A"), "time_months"] == pytest.approx(730 / endpoints.DAYS_PER_MONTH)
     assert t.loc[("REL", "B"), "status"] == 1 and t.loc[("NRM", "B"), "status"] == 2
@@ -168,3 +174,83 @@ def test_competing_status():
     assert t.tolist()[:3] == [5, 10, 3] and s.tolist() == [1, 1, 1, 0]
     t, s = endpoints.competing_status([4], [True], [5], [True])
     assert (t.tolist(), s.tolist()) == ([4], [2])
+
+
+def _one(pid, path, tx="2010-01-01", last="2012-01-01", death=None, months=None):
+    v = make_visits(pid, path)
+    if months is not None:
+        v["visit_month"] = months
+        v["visit_date"] = [T0 + pd.Timedelta(days=int(30.4375 * m)) for m in months]
+    p = pd.DataFrame({"patient_id": [pid], "cohort": ["x"], "arm": ["MSCT"],
+                      "enrol_date": pd.to_datetime(["2009-12-25"]), "transplant_date": pd.to_datetime([tx]),
+                      "last_contact_date": pd.to_datetime([last]), "death_date": pd.to_datetime([death]),
+                      "death_treatment_related": pd.array([pd.NA], dtype="boolean")})
+    return p, v
+
+
+NO_EVENTS = pd.DataFrame({"patient_id": pd.Series([], dtype=str), "event_date": pd.to_datetime([]),
+                          "event": pd.Series([], dtype=str), "detail": pd.Series([], dtype=str)})
+
+
+def test_primary_nonresponse_is_a_dfs_failure_at_the_landmark():
+    # never below 50 % of baseline through month 24: a primary non-responder
+    p, v = _one("N", [12, 10, 10, 9, 9, 9, 8, 8], months=[0, 1, 3, 6, 9, 12, 18, 24])
+    t = endpoints.time_to_event_table(p, v, NO_EVENTS).set_index("endpoint")
+    landmark = pd.Timestamp("2010-01-01") + pd.Timedelta(days=round(12 * endpoints.DAYS_PER_MONTH))
+    assert t.loc["DFS", "status"] == 1 and t.loc["DFS", "event_desc"] == "primary non-response"
+    assert t.loc["DFS", "end_date"] == landmark
+    assert t.loc["REL", "status"] == 1 and t.loc["NRM", "status"] == 2
+    old = endpoints.time_to_event_table(p, v, NO_EVENTS,
+                                        endpoint_definition=endpoints.SENSITIVITY["dfs_without_nonresponse"])
+    assert old.set_index("endpoint").loc["DFS", "status"] == 0  # the former DFS: cannot fail
+    # a later landmark moves the failure; a response before it removes it
+    late = endpoints.EndpointDefinition(nonresponse_landmark_months=24)
+    assert endpoints.time_to_event_table(p, v, NO_EVENTS, endpoint_definition=late).set_index(
+        "endpoint").loc["DFS", "time_months"] > 23
+    p2, v2 = _one("R", [12, 10, 10, 9, 9, 6, 6, 6], months=[0, 1, 3, 6, 9, 12, 18, 24])
+    assert endpoints.time_to_event_table(p2, v2, NO_EVENTS).set_index("endpoint").loc["DFS", "status"] == 0
+
+
+def test_nonresponse_needs_follow_up_to_the_landmark_and_an_assessment():
+    # alive, last seen at 9 months: censored, not a failure
+    p, v = _one("C", [12, 10, 10, 9], last="2010-10-01", months=[0, 1, 3, 6])
+    t = endpoints.time_to_event_table(p, v, NO_EVENTS).set_index("endpoint")
+    assert t.loc["DFS", "status"] == 0
+    # died at 8 months without response: a death, not a non-response
+    p, v = _one("D", [12, 10, 10, 9], last="2010-09-01", death="2010-09-01", months=[0, 1, 3, 6])
+    t = endpoints.time_to_event_table(p, v, NO_EVENTS).set_index("endpoint")
+    assert t.loc["DFS", "event_desc"] == "death" and t.loc["NRM", "status"] == 1
+
+
+def test_responder_rfs_starts_at_the_response():
+    p, v = _one("R", [12, 10, 5, 4, 9], months=[0, 1, 3, 6, 9])  # PR at 3, relapse (+5 over 4) at 9
+    r = endpoints.responder_rfs_table(p, v, NO_EVENTS).iloc[0]
+    assert r["response"] == "partial" and r["start_date"] == T0 + pd.Timedelta(days=int(30.4375 * 3))
+    assert r["status"] == 1 and r["time_months"] == pytest.approx(
+        (int(30.4375 * 9) - int(30.4375 * 3)) / endpoints.DAYS_PER_MONTH)
+    p, v = _one("N", [12, 10, 10])
+    assert endpoints.responder_rfs_table(p, v, NO_EVENTS).empty  # non-responders are not in it
+
+
+def test_endpoint_definitions_are_named_and_validated():
+    assert endpoints.definition_named("primary") == endpoints.PRIMARY
+    assert endpoints.PRIMARY.relapse_source == "both" and endpoints.PRIMARY.origin == "transplant"
+    assert endpoints.PRIMARY.count_primary_nonresponse and endpoints.PRIMARY.nonresponse_landmark_months == 12
+    assert set(endpoints.SENSITIVITY) == {"relapse_visits_only", "relapse_site_only",
+                                          "dfs_without_nonresponse", "origin_itt_mobilisation"}
+    assert set(endpoints.SENSITIVITY_LABELS) == {"primary", *endpoints.SENSITIVITY}
+    with pytest.raises(BadInputError, match="unknown endpoint definition"):
+        endpoints.definition_named("dfs_old")
+    with pytest.raises(BadInputError, match="time origin"):
+        endpoints.EndpointDefinition(origin="mobilisation")
+    with pytest.raises(BadInputError, match="relapse source"):
+        endpoints.EndpointDefinition(relapse_source="site")
+
+
+def test_inclusion_check_counts_patients_below_the_threshold():
+    p1, v1 = _one("A", [12, 4])
+    p2, v2 = _one("B", [6, 4])
+    t = endpoints.inclusion_check(pd.concat([p1, p2]), pd.concat([v1, v2])).iloc[0]
+    assert (t["patients"], t["meeting_threshold"], t["below_threshold"]) == (2, 1, 1)
+    loose = endpoints.RemissionDefinition(refractory_sledai_min=6)
+    assert endpoints.inclusion_check(pd.concat([p1, p2]), pd.concat([v1, v2]), loose)["below_threshold"].iloc[0] == 0

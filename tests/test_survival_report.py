@@ -30,18 +30,22 @@ def rows(data, endpoint, cohort=None):
 
 def test_survival_data_shape_and_covariates(data):
     assert set(data.endpoint) == {"OS", "DFS", "REL", "NRM", "TRM", "CR"}
-    assert data.groupby("endpoint").patient_id.nunique().eq(50 + 28 + 87).all()
+    # primary origin = transplant: the 2 Burt patients never transplanted are outside the analysis set
+    assert data.groupby("endpoint").patient_id.nunique().eq(48 + 28 + 87).all()
     for c in ("time_months", "status", "event", "sex", "age_at_transplant_years", "lupus_nephritis",
               "cd34_selected", "transplanted"):
         assert c in data.columns
     os_ = rows(data, "OS")
     assert os_.loc[os_.arm == "MSCT", "cd34_selected"].isna().all()
-    assert (~os_.transplanted).sum() == 2
+    assert os_.transplanted.all()
+    itt = outcomes.survival_data(definition="origin_itt_mobilisation")
+    assert itt.groupby("endpoint").patient_id.nunique().eq(50 + 28 + 87).all()
+    assert (~rows(itt, "OS").transplanted).sum() == 2
 
 
 def test_endpoint_frame_codes_covariates(data):
     f = outcomes.endpoint_frame(data, "DFS", cohorts=HSCT)
-    assert len(f) == 78 and f.hsct.eq(1).all()
+    assert len(f) == 76 and f.hsct.eq(1).all()
     assert set(f.cd34_selected) == {0.0, 1.0}
     d = rows(data, "DFS").query("cohort in @HSCT").sort_values(["cohort", "patient_id"])
     np.testing.assert_allclose(f.age_per_10_years, d.age_at_transplant_years / 10)
@@ -86,7 +90,7 @@ def test_logrank_summary_matches_logrank_test(data):
     s = outcomes.logrank_summary(data, "DFS", "arm", strata="lupus_nephritis")
     d = rows(data, "DFS")
     lr = sv.logrank_test(d.time_months, d.event, d.arm, strata=d.lupus_nephritis.astype(str))
-    assert s.comparison.item() == "HSCT vs MSCT" and s.n.item() == 165
+    assert s.comparison.item() == "HSCT vs MSCT" and s.n.item() == 163
     assert s.chisq.item() == pytest.approx(lr.chisq.iloc[0])
     assert s.p.item() == pytest.approx(lr.p.iloc[0])
     with pytest.raises(ValueError):
@@ -130,10 +134,10 @@ def test_cox_model_matches_cox_fit(data):
     np.testing.assert_allclose(res.summary.coef, ref.coef)
     assert list(res.summary.label) == ["HSCT (vs MSCT)", "age, per 10 years", "lupus nephritis"]
     assert list(res.zph.term) == ["hsct", "age_per_10_years", "nephritis", "GLOBAL"]
-    assert (res.n, res.n_event) == (165, 65)
+    assert (res.n, res.n_event) == (163, int(f.event.sum()))
     assert "0x" not in repr(res)
     strat = outcomes.cox_model(data, "DFS", ["cd34_selected"], cohorts=HSCT, strata="cohort")
-    assert strat.n == 78 and strat.fit.columns["strata"] == ["cohort"] and strat.fit.strata_levels == HSCT
+    assert strat.n == 76 and strat.fit.columns["strata"] == ["cohort"] and strat.fit.strata_levels == HSCT
 
 
 def test_fine_gray_model_matches_fine_gray(data):
@@ -141,7 +145,7 @@ def test_fine_gray_model_matches_fine_gray(data):
     f = outcomes.endpoint_frame(data, "REL", cohorts=HSCT)
     ref = cr.fine_gray(f.time, f.status, f[["cd34_selected", "age_per_10_years"]]).summary
     np.testing.assert_allclose(s.coef, ref.coef)
-    assert (s.n.iloc[0], s.n_events.iloc[0]) == (78, 32) and s.converged.all()
+    assert (s.n.iloc[0], s.n_events.iloc[0]) == (76, int((f.status == 1).sum())) and s.converged.all()
 
 
 def test_published_comparison_passes_and_can_fail(data):
@@ -162,13 +166,14 @@ def test_rounds_to_half_up():
     assert published.rounds_to(83.5, 84) and not published.rounds_to(83.49, 84) and not published.rounds_to(np.nan, 84)
 
 
-def test_trm_counts_both_ways(data):
+def test_trm_counts_both_ways():
+    data = outcomes.survival_data(definition="origin_itt_mobilisation")  # both counts are ITT
     t = outcomes.trm_counts(data, "hsct_burt2006").set_index("count")
     assert t.loc["treatment-related deaths", "deaths"] == 1
     assert t.loc["deaths after mobilisation, before transplant", "deaths"] == 2
     assert list(t.published_pct) == [2.0, 4.0]
     assert list(t.published_by) == ["burt2006", "sun_seed"]
-    assert t["pass"].all()
+    assert t["pass"].all() and t.hypothesis.str.len().gt(0).all()
     # a count that disagrees with its source is a failure, not a silent NaN
     bad = data.copy()
     bad.loc[(bad.endpoint == "TRM") & (bad.cohort == "hsct_burt2006") & (bad.status == 2), "status"] = 1
@@ -184,3 +189,96 @@ def test_forest_ticks_override():
     ax = survplot.plot_forest(tab, ticks=[0.25, 1, 4])
     assert list(ax.get_xticks()) == [0.25, 1, 4]
     plt.close("all")
+
+
+# ---------------------------------------------------------------- issue 9: definitions, variance, follow-up
+def test_sensitivity_table_primary_matches_and_itt_does_not():
+    t = outcomes.sensitivity_table()
+    prim = t[t.definition == "primary"]
+    pub = prim[prim.published_pct.notna()]
+    assert len(pub) == 6 and pub.matches_published.astype(bool).all()
+    itt = t.query("definition == 'origin_itt_mobilisation' and cohort == 'hsct_burt2006'")
+    assert set(itt.n) == {50} and not itt.query("endpoint in ['OS', 'DFS']").matches_published.astype(bool).any()
+    # each row is the milestone of its own definition's table
+    vis = outcomes.survival_data(definition="relapse_visits_only")
+    d = rows(vis, "REL", "hsct_ebmt2013")
+    cif, _ = cr.cif_var_at(d.time_months, d.status, 60.0)
+    got = t.query("definition == 'relapse_visits_only' and cohort == 'hsct_ebmt2013' and endpoint == 'REL'")
+    assert got.estimate_pct.item() == pytest.approx(100 * cif)
+
+
+def test_origin_comparison_side_by_side():
+    o = outcomes.origin_comparison().set_index("endpoint")
+    assert list(o.n_from_transplant) == [48] * 4 and list(o.n_itt) == [50] * 4
+    assert o.loc["OS", "matches_from_transplant"] and not o.loc["OS", "matches_itt"]
+    assert o.loc["OS", "itt_mobilisation_pct"] < o.loc["OS", "from_transplant_pct"]
+
+
+def test_cif_variance_table_two_estimators(data):
+    from sle_nb_utils.stats.cif_variance import cif_ij_se_at
+
+    v = outcomes.cif_variance_table(data).set_index(["cohort", "endpoint"])
+    e = v.loc[("hsct_ebmt2013", "REL")]
+    d = rows(data, "REL", "hsct_ebmt2013")
+    _, se = cif_ij_se_at(d.time_months, d.status, 60.0)
+    assert e.se_ij_pct == pytest.approx(100 * se)
+    # the published "56 ± 11" is Gray's (cmprsk) SE; the survfit (IJ) SE rounds to 10
+    assert bool(e.gray_matches) and not bool(e.ij_matches)
+
+
+def test_follow_up_table_reconciles_three_ways(data):
+    f = outcomes.follow_up_table(data).set_index("cohort")
+    e = f.loc["hsct_ebmt2013"]
+    d = rows(data, "OS", "hsct_ebmt2013")
+    assert e.crude_median == pytest.approx(d.time_months.median())
+    assert e.reverse_km_median == pytest.approx(sv.median_followup(d.time_months, d.event)["median"].item())
+    assert e.published == "median 38 (1-110)" and round(e.crude_median) == 38
+    assert round(f.loc["msct_wang2013", "crude_mean"]) == 27 and round(f.loc["hsct_burt2006", "crude_mean"]) == 29
+
+
+def test_censoring_pattern_and_causes_of_death(data):
+    from sle_nb_utils import adam
+
+    p = adam.load_analysis_tables(None)["patients"]
+    c = outcomes.censoring_pattern(p).set_index("cohort")
+    assert (c.deaths + c.censored_at_cutoff + c.lost_to_follow_up == c.patients).all()
+    assert (c.lost_to_follow_up > 0).all()
+    k = outcomes.causes_of_death(p, data)
+    assert k.deaths.sum() == p.death_date.notna().sum()
+    assert k.query("after == 'before transplant'").deaths.sum() == 2
+    assert k.query("treatment_related").deaths.sum() == p.death_treatment_related.fillna(False).sum()
+
+
+def test_cd34_check_reproduces_the_calibration_target(data):
+    r = outcomes.cd34_calibration_check(data)
+    assert round(r["gray"].query("cause == 1").p.item(), 3) == 0.001  # Alchi 2013: p = 0.001
+    assert r["fine_gray"].converged.all() and (r["fine_gray"].coef < 0).all()
+
+
+def test_plot_cif_and_follow_up_return_axes(data):
+    import matplotlib.pyplot as plt
+
+    from sle_nb_utils import survplot
+
+    d = rows(data, "REL").query("cohort in @HSCT")
+    ax = survplot.plot_cif(d.time_months, d.status, d.cohort, risk_table_at=[0, 24, 48])
+    assert list(ax.get_xticks()) == [0, 24, 48] and len(ax.get_lines()) == 2
+    assert any(t.get_text() == "48 (0)" for t in ax.texts)
+    plt.close("all")
+
+
+def test_notebook_04_has_no_between_series_tests_and_no_overclaiming_title():
+    """Issue 9, findings 5 and 11: no HSCT-vs-MSCT p-values or hazard ratios in notebook 04 (notebook
+    02 owns that comparison), and the title says what the notebook shows."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_survival_curves.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert 'by="arm"' not in code and '"arm"' not in code
+    assert '"hsct"' not in code  # no arm term in any model
+    assert "logrank_summary" not in code
+    assert "would sign" not in text and "statistician" not in text.lower()
+    # the generator-made CD34 association is labelled as a calibration check, within one series
+    assert "calibration check" in text and "cd34_calibration_check" in code
