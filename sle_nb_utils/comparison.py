@@ -90,7 +90,7 @@ PS_COVARIATES = {
 OUTCOME_ENDPOINTS = {
     "OS": "Overall survival",
     "DFS": "Disease-free survival",
-    "REL": "Relapse (cumulative incidence)",
+    "REL": "Relapse or primary non-response (cumulative incidence)",
     "NRM": "Non-relapse mortality (cumulative incidence)",
     "TRM": "Treatment-related mortality (cumulative incidence)",
     "CR": "First complete remission (cumulative incidence)",
@@ -158,7 +158,8 @@ def _counts_text(s: pd.Series) -> str:
 def series_differences(tables: dict, data: pd.DataFrame) -> pd.DataFrame:
     """How the series differ: one row per cohort (arm, then cohort order).
 
-    Computed from the data: ``n``, ``centres``, ``era`` (years of the analysis origin dates),
+    Computed from the data: ``n`` (enrolled, ``adsl``), ``n_analysed`` (in the time-to-event
+    analysis set: the OS rows of ``data``), ``centres``, ``era`` (years of the analysis origin dates),
     ``nephritis_pct``, ``time_origin`` (of the OS rows of ``data``), ``conditioning`` and
     ``cell_source`` (counts), ``immunosuppressant_baseline_pct`` and
     ``immunosuppressant_month12_pct`` (share of patients whose visit at month 0 / month 12 lists an
@@ -195,6 +196,7 @@ def series_differences(tables: dict, data: pd.DataFrame) -> pd.DataFrame:
             "series": names[c],
             "arm": str(a["ARM"].iloc[0]),
             "n": len(a),
+            "n_analysed": len(o),
             "centres": int(a["SITEID"].nunique()),
             "era": f"{orig.min().year}-{orig.max().year}" if orig.notna().any() else "not recorded",
             "indication": d["indication"] if d is not None else "not recorded",
@@ -435,7 +437,8 @@ def adjustment_frame(tables: dict, data: pd.DataFrame, treated: str) -> pd.DataF
     Columns: ``patient_id``, ``cohort``, ``arm``, ``treated`` (1 = ``treated`` arm), the
     :data:`PS_COVARIATES` (age per 10 years, female 0/1, disease duration in years, nephritis
     0/1, baseline SLEDAI-2K), ``os_time``, ``os_event``, ``dfs_time``, ``dfs_event`` (months; 0/1).
-    Patients missing a covariate are dropped (complete cases; ``attrs["dropped"]`` counts them).
+    Patients missing a covariate, or outside the time-to-event analysis set (no OS row, e.g. never
+    transplanted under a transplant origin), are dropped (``attrs["dropped"]`` counts them).
     """
     a = tables["adsl"]
     f = pd.DataFrame({
