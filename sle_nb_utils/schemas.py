@@ -22,6 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import config
+from .endpoints import DAYS_PER_MONTH
 from .scores import SLEDAI_2K_DESCRIPTORS, SLEDAI_2K_WEIGHTS
 
 #: SLEDAI-2K descriptors in the order of Gladman 2002 (weights 8, 4, 2, 1): :mod:`sle_nb_utils.scores`.
@@ -100,10 +101,10 @@ DTYPES = {"str": "object", "label": "object", "float": "float64", "int": "int64"
 # --------------------------------------------------------------------------------------------
 # plausibility rules: dates and totals that parse and lie in range, but cannot be right
 # --------------------------------------------------------------------------------------------
-DAYS_PER_MONTH = 365.25 / 12
 #: Visit window: a follow-up visit of nominal month m (> 0) lies within max(1, m / 4) months of
 #: origin + m months (origin: transplant, or enrolment without one). Month 1: 0-2 months; month 24:
-#: 18-30 months. The bundled synthetic visits lie within 0.2 months of their nominal month.
+#: 18-30 months. The bundled synthetic scheduled visits lie within 0.2 months of their nominal month;
+#: a visit brought forward by a relapse lies inside its window (``synth._with_relapse_visit``).
 VISIT_WINDOW_MIN_MONTHS = 1.0
 VISIT_WINDOW_FRACTION = 0.25
 #: A baseline (month-0) visit more than this many days before enrolment is not this treatment's baseline.
@@ -175,6 +176,13 @@ def run_date() -> pd.Timestamp:
 
 def _months_from_origin(d: pd.DataFrame) -> pd.Series:
     return (d["visit_date"] - d["_start"]) / pd.Timedelta(days=1) / DAYS_PER_MONTH
+
+
+def visit_window_months(month: float) -> tuple[float, float]:
+    """The window of a follow-up visit of nominal ``month`` (> 0), in months from the origin:
+    ``month -/+ max(VISIT_WINDOW_MIN_MONTHS, VISIT_WINDOW_FRACTION * month)``."""
+    tol = max(VISIT_WINDOW_MIN_MONTHS, VISIT_WINDOW_FRACTION * month)
+    return month - tol, month + tol
 
 
 def _visit_in_window(d: pd.DataFrame) -> pd.Series:

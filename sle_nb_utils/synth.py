@@ -824,11 +824,15 @@ def _visit_dates(s: Story, months, rng) -> list[tuple[int, pd.Timestamp]]:
 def _with_relapse_visit(s: Story, plan: list[tuple[int, pd.Timestamp]]) -> list[tuple[int, pd.Timestamp]]:
     """Add the visit that shows an HSCT relapse, ``relapse_lag_days`` after the onset.
 
-    Visit months stay nominal (:data:`sle_nb_utils.schemas.NOMINAL_MONTHS`): a scheduled visit
-    between the onset and that visit is replaced by it (the flare brought the patient in); otherwise
-    the visit takes the first nominal month after the previous visit that the schedule leaves free
-    (months 9 and 18 for HSCT), or else the next scheduled visit is brought forward to it."""
-    from .schemas import NOMINAL_MONTHS
+    Visit months stay nominal (:data:`sle_nb_utils.schemas.NOMINAL_MONTHS`) and every visit lies in
+    its month's window (:func:`sle_nb_utils.schemas.visit_window_months`, the window that cleaning
+    checks): a scheduled visit between the onset and the flare is replaced by the flare visit (the
+    flare brought the patient in); the flare visit takes the first nominal month after the last
+    visit before it whose window has not yet closed, and the scheduled visit of that month, if any,
+    is brought forward to it.  When the flare comes before that month's window opens, the visit is
+    at the opening of the window (the lag is then longer than drawn; the onset date, which dates
+    the relapse under the primary rule, does not move)."""
+    from .schemas import NOMINAL_MONTHS, visit_window_months
 
     flare = (s.relapse_date + pd.Timedelta(days=int(s.relapse_lag_days))).normalize()
     end = s.death_date if s.death_date is not None else s.last_contact_date
@@ -837,23 +841,18 @@ def _with_relapse_visit(s: Story, plan: list[tuple[int, pd.Timestamp]]) -> list[
     inside = [(m, d) for m, d in plan if m > 0 and s.relapse_date <= d <= flare]
     kept = [(m, d) for m, d in plan if (m, d) not in inside]
     prev = max(m for m, d in kept if d < flare)
-    after = sorted(m for m, d in kept if d > flare)
-    if inside:
-        month = inside[0][0]
-    else:
-        used = {m for m, _ in kept}
-        free = [m for m in NOMINAL_MONTHS if m > prev and m not in used and (not after or m < after[0])]
-        if free:
-            month = free[0]
-        elif after:  # bring the next scheduled visit forward
-            month = after[0]
-            kept = [(m, d) for m, d in kept if m != month]
-        else:
-            later = [m for m in NOMINAL_MONTHS if m > prev]
-            if not later:
-                raise GeneratorError(f"{s.cohort}: no nominal month left for a relapse visit")
-            month = later[0]
-    return sorted(kept + [(month, flare)], key=lambda x: x[1])
+    for month in (m for m in NOMINAL_MONTHS if m > prev):
+        lo, hi = visit_window_months(month)
+        opens = (s.transplant_date + pd.Timedelta(days=int(np.ceil(lo * DAY)))).normalize()
+        closes = (s.transplant_date + pd.Timedelta(days=int(np.floor(hi * DAY)))).normalize()
+        if closes < flare:
+            continue
+        date = max(flare, opens)
+        if date > end:
+            break
+        kept = [(m, d) for m, d in kept if m != month]  # its scheduled visit, brought forward
+        return sorted(kept + [(month, date)], key=lambda x: x[1])
+    raise GeneratorError(f"{s.cohort}: no nominal month whose window holds the relapse visit")
 
 
 def _sledai_path(s: Story, plan, B: int, rng, fractions=None) -> list[int]:
