@@ -163,9 +163,18 @@ def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_adsl(patients: pd.DataFrame, visits: pd.DataFrame, adlb: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per patient with baseline characteristics and population flags."""
+    """One row per patient with baseline characteristics and population flags.
+
+    ``ORIGIN``/``ORIGDT`` are the primary analysis origin of ``adtte`` (``endpoints.PRIMARY.origin``,
+    the transplant), or enrolment for a patient never transplanted; ``FUPM`` is months from it to
+    death or last contact."""
     p = patients.sort_values("patient_id", ignore_index=True)
-    origin_col, origin = endpoints.analysis_origin(p)
+    # the primary analysis origin (endpoints.PRIMARY, as in adtte); a patient never transplanted, who
+    # is outside the primary time-to-event set (SAFFL = "N"), keeps enrolment as origin
+    origin_col, origin = endpoints.analysis_origin(p, endpoints.PRIMARY.origin)
+    missing = origin.isna()
+    origin_col = origin_col.where(~missing, "enrol_date")
+    origin = origin.where(~missing, pd.to_datetime(p["enrol_date"]))
     end = p["death_date"].fillna(p["last_contact_date"])
     fupm = endpoints.months_between(origin, end)
     nvis = visits.groupby("patient_id").size().reindex(p["patient_id"]).fillna(0).astype(int).to_numpy()

@@ -559,7 +559,8 @@ def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.D
             if n:
                 ours = float(np.median(x)) if stat == "median" else float(np.mean(x))
         elif match and measure == "follow_up_months":
-            x = adsl.loc[adsl.STUDYID.isin(match), "FUPM"].to_numpy(float)
+            # follow-up after transplant: the transplanted patients (SAFFL), from the primary origin
+            x = adsl.loc[adsl.STUDYID.isin(match) & (adsl.SAFFL == "Y"), "FUPM"].to_numpy(float)
             n = int(x.size)
             ours = float(np.median(x)) if stat == "median" else float(np.mean(x))
         pub = float(p["value"])
