@@ -514,9 +514,8 @@ class Adjustment:
     def weighted_survival_at(self, horizon: float, conf_level: float = 0.95) -> pd.DataFrame:
         """Unweighted and IPTW-weighted Kaplan-Meier OS and DFS at ``horizon`` by arm, in percent.
 
-        The weighted SE is Greenwood's on the weighted counts (R ``survfit(weights=, robust =
-        FALSE)``), which treats the weights as frequencies; read the weighted estimate, not its
-        interval, as the adjusted figure."""
+        The interval is log-log with the robust (infinitesimal-jackknife) SE, R ``survfit(weights=,
+        robust=TRUE)``, which does not treat the weights as frequencies."""
         rows = []
         for ep in ("os", "dfs"):
             for weighted in (False, True):

@@ -159,7 +159,7 @@ def test_weighted_cox_robust_matches_r_coxph(name, covariates, ties):
 
 def test_weighted_km_matches_r_survfit():
     d = FIX.assign(w=read(VAL / "weights.csv")["w_stab"])
-    km = W.weighted_kaplan_meier(d["time"], d["event"], d["w"], group=d["arm"])
+    km = W.weighted_kaplan_meier(d["time"], d["event"], d["w"], group=d["arm"], variance="greenwood")
     ref = read(VAL / "km.csv")
     assert len(km) == len(ref)
     np.testing.assert_array_equal(km["group"].astype(int), ref["arm"])
@@ -170,10 +170,25 @@ def test_weighted_km_matches_r_survfit():
     np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-12)
 
 
+def test_weighted_km_robust_se_matches_r_survfit_robust():
+    """The infinitesimal-jackknife SE, R survfit(weights =, robust = TRUE, id = id)."""
+    d = FIX.assign(w=read(VAL / "weights.csv")["w_stab"])
+    km = W.weighted_kaplan_meier(d["time"], d["event"], d["w"], group=d["arm"])
+    ref = read(VAL / "km_robust.csv")
+    assert len(km) == len(ref)
+    np.testing.assert_allclose(km["surv"], ref["surv"], atol=1e-12)
+    np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-12)
+    # the interval is the log-log one of sigma = se / S
+    from sle_nb_utils.stats.survival import _km_ci
+
+    lo, hi = _km_ci(km["surv"].to_numpy(), (km["std_err"] / km["surv"]).to_numpy(), 1.959963984540054, "log-log")
+    np.testing.assert_allclose(km["lower"], lo, atol=1e-12, equal_nan=True)
+
+
 def test_weighted_km_with_unit_weights_is_kaplan_meier():
     from sle_nb_utils.stats.survival import kaplan_meier
 
-    km = W.weighted_kaplan_meier(FIX["time"], FIX["event"], np.ones(len(FIX)))
+    km = W.weighted_kaplan_meier(FIX["time"], FIX["event"], np.ones(len(FIX)), variance="greenwood")
     ref = kaplan_meier(FIX["time"], FIX["event"])
     np.testing.assert_allclose(km["surv"], ref["surv"], atol=1e-14)
     np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-14)

@@ -20,8 +20,9 @@ What is here
   Stat Med 2015;34:3661-79).
 - :func:`maic_weights`: matching-adjusted indirect comparison weights by the method of moments
   (Signorovitch et al., Value Health 2010;13:940-7; Phillippo et al., NICE DSU TSD 18, 2016).
-- :func:`weighted_kaplan_meier`: the Kaplan-Meier estimate with case weights (R ``survfit(...,
-  weights=)``), for IPTW- or MAIC-weighted curves.
+- :func:`weighted_kaplan_meier`: the Kaplan-Meier estimate with case weights and the robust
+  (infinitesimal-jackknife) or Greenwood SE (R ``survfit(..., weights=, robust=)``), for IPTW- or
+  MAIC-weighted curves.
 
 Worked examples that the tests check by hand are in ``tests/test_weighting.py``.
 """
@@ -477,26 +478,47 @@ def maic_weights(data: pd.DataFrame, targets: dict, *, tol: float = 1e-12, max_i
 # --------------------------------------------------------------------------------------------
 # weighted Kaplan-Meier
 # --------------------------------------------------------------------------------------------
-def weighted_kaplan_meier(time, event, weights, group=None, conf_level: float = 0.95) -> pd.DataFrame:
-    """Kaplan-Meier estimate with case weights, R ``survfit(Surv(time, event) ~ 1, weights = w,
-    robust = FALSE)``.
+def weighted_kaplan_meier(time, event, weights, group=None, conf_level: float = 0.95,
+                          variance: str = "robust") -> pd.DataFrame:
+    """Kaplan-Meier estimate with case weights, R ``survfit(Surv(time, event) ~ 1, weights = w)``.
 
     At each distinct time, ``S(t) = prod (1 - d_w / n_w)`` with weighted events ``d_w`` and
-    weighted number at risk ``n_w``; ``std_err`` is Greenwood's formula on the weighted counts
-    (what R reports with ``robust = FALSE``).  With IPTW weights that SE treats the weights as
-    known frequencies and is only approximate: read the curve, not its interval, as the adjusted
-    estimate.  The interval is log-log (as :func:`sle_nb_utils.stats.survival.kaplan_meier`).
+    weighted number at risk ``n_w``.
+
+    Parameters
+    ----------
+    time, event, weights : array-like
+        Follow-up (months), 0/1 event, case weights (> 0).
+    group : array-like, optional
+    conf_level : float
+    variance : {"robust", "greenwood"}
+        ``"robust"`` (default): the infinitesimal-jackknife (sandwich) SE, R ``survfit(...,
+        weights = w, robust = TRUE, id = id)`` with one row per subject: the right SE for
+        estimated weights such as IPTW or MAIC weights, which are not frequencies.
+        ``"greenwood"``: Greenwood's formula on the weighted counts, R ``robust = FALSE`` (treats
+        the weights as frequencies).
 
     Returns
     -------
     pandas.DataFrame
         ``group`` (with ``group``), ``time``, ``n_risk`` (unweighted count), ``n_risk_weighted``,
-        ``n_event_weighted``, ``surv``, ``std_err``, ``lower``, ``upper``.
+        ``n_event_weighted``, ``surv``, ``std_err`` (SE of S(t)), ``lower``, ``upper`` (log-log
+        interval from ``std_err / surv``, as :func:`sle_nb_utils.stats.survival.kaplan_meier`).
+
+    Notes
+    -----
+    The robust variance sums, over subjects, the squared weighted influence ``w_i dS(t)/dw_i``;
+    with ``h_j = d_j / n_j`` the influence of subject i on ``log S(t)`` is
+    ``-sum_{u_j <= t} (dN_i(u_j) - Y_i(u_j) h_j) / (n_j (1 - h_j))``, computed in O(n + K) by
+    splitting subjects at their own time.  Both variances are checked against R survival 3.5-3 in
+    ``tests/test_weighting.py``.
     """
     t = as_time(time)
     e = as_event(event, t.size)
     w = _as_weights(weights, t.size)
     z = as_conf_level(conf_level)
+    if variance not in ("robust", "greenwood"):
+        raise BadInputError(f"variance must be 'robust' or 'greenwood', not {variance!r}")
     labels, codes = as_groups(group, t.size)
     frames = []
     for k, lab in enumerate(labels):
@@ -509,9 +531,21 @@ def weighted_kaplan_meier(time, event, weights, group=None, conf_level: float = 
         nw = wt[::-1].cumsum()[::-1]
         n = cnt[::-1].cumsum()[::-1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            surv = np.cumprod(1.0 - wd / nw)
-            cumvar = np.cumsum(np.where(wd > 0, wd / (nw * (nw - wd)), 0.0))
-            sigma = np.sqrt(cumvar)
+            h = wd / nw
+            surv = np.cumprod(1.0 - h)
+            if variance == "greenwood":
+                var_log = np.cumsum(np.where(wd > 0, wd / (nw * (nw - wd)), 0.0))
+            else:
+                b = 1.0 / (nw * (1.0 - h))  # d log S / d dN at u_j, per unit weight
+                A = np.cumsum(h * b)  # at-risk part, cumulated
+                # subjects whose own time index is <= j: constant influence A[idx] - e b[idx]
+                D = A[inv] - ek * b[inv]
+                done = np.cumsum(np.bincount(inv, weights=(wk * D) ** 2, minlength=ut.size))
+                # subjects still at risk after u_j: influence A[j]
+                w2_after = np.concatenate(((np.bincount(inv, weights=wk**2, minlength=ut.size)[::-1]
+                                            .cumsum()[::-1])[1:], [0.0]))
+                var_log = done + A**2 * w2_after
+            sigma = np.sqrt(var_log)
             se = surv * sigma
         lower, upper = _km_ci(surv, sigma, z, "log-log")
         f = pd.DataFrame({"time": ut, "n_risk": n.astype(np.int64), "n_risk_weighted": nw,

@@ -11,6 +11,8 @@
 #                cox_arm_breslow: ~ arm with ties = "breslow"
 #   km.csv       survfit(Surv(time, event) ~ arm, weights = w_stab, robust = FALSE):
 #                arm, time, n_risk, n_event, surv, std_err (Greenwood on the weighted counts)
+#   km_robust.csv  the same with robust = TRUE, id = id (infinitesimal-jackknife SE): arm, time,
+#                surv, std_err
 suppressPackageStartupMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 here <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
@@ -44,4 +46,8 @@ km <- survfit(Surv(time, event) ~ arm, data = d, weights = w_stab, robust = FALS
 s <- summary(km, censored = TRUE)
 w(data.frame(arm = sub("arm=", "", as.character(s$strata)), time = s$time, n_risk = s$n.risk,
              n_event = s$n.event, surv = s$surv, std_err = s$std.err), "km.csv")
+kr <- survfit(Surv(time, event) ~ arm, data = d, weights = w_stab, robust = TRUE, id = id)
+s <- summary(kr, censored = TRUE)
+w(data.frame(arm = sub("arm=", "", as.character(s$strata)), time = s$time, surv = s$surv,
+             std_err = s$std.err), "km_robust.csv")
 cat(sprintf("survival %s\n", packageVersion("survival")))
