@@ -380,10 +380,23 @@ def test_live_r_larger_cohort_with_many_ties(tmp_path):
 def test_bench_table_shape_without_r():
     from sle_nb_utils.bench import survival as bench_survival
 
-    out = bench_survival.run(n=2000, with_r=False)
-    assert list(out.columns) == ["method", "implementation", "function", "n", "seconds", "note"]
-    assert set(out.method) == {"kaplan_meier", "logrank_test", "aalen_johansen", "gray_test", "fine_gray"}
-    assert (out.implementation == "python").all() and out.seconds.notna().all() and (out.n == 2000).all()
+    out = bench_survival.run(sizes=(2000,), with_r=False, crr_n=1500, repeats=1)
+    assert list(out.columns) == ["method", "r_function", "n", "times", "python_s", "r_s", "ratio", "python_cpu_s",
+                                 "r_cpu_s", "ratio_cpu", "max_abs_diff", "note"]
+    methods = ["kaplan_meier", "logrank_test", "aalen_johansen", "gray_test", "fine_gray"]
+    assert out.method.unique().tolist() == methods  # sorted by method, then n, then times
+    big = out[out.n == 2000]
+    assert len(big) == 10 and set(big.times) == {"continuous", "tied 0.1 month"}
+    assert out[out.n == 1500].method.tolist() == ["fine_gray", "fine_gray"]  # the crr comparison size
+    assert (out.python_s > 0).all() and out.r_s.isna().all() and out.ratio.isna().all()
+    assert out.max_abs_diff.isna().all() and out.r_cpu_s.isna().all() and (out.python_cpu_s >= 0).all()
+    assert (out.note == "R not run").all()
+    # the two versions of the data differ only in the times
+    cont = bench_survival.simulate(2000, ties=False)
+    tied = bench_survival.simulate(2000, ties=True)
+    assert not cont.time.duplicated().any() and tied.time.duplicated().sum() > 1000
+    pd.testing.assert_frame_equal(cont.drop(columns="time"), tied.drop(columns="time"))
+    np.testing.assert_allclose(cont.time, tied.time, atol=0.1)
 
 
 # ---------------------------------------------------------------- Fine-Gray, 10k fixture

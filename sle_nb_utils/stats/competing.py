@@ -225,96 +225,127 @@ def cif_milestones(
 # ---------------------------------------------------------------------------------------------
 
 
-def _crst(y, m, ig, ng, rho):
-    """Score and variance of Gray's test within one stratum (transcribes cmprsk's ``crst``).
+def _event_time_counts(y, code, ig, ng, ncode):
+    """At-risk numbers and event counts, by group, at the distinct times with an event (one stratum).
 
-    ``y`` sorted times, ``m`` 0 censored / 1 cause of interest / 2 other cause, ``ig`` group
-    codes 0..ng-1.  Returns (s, v): scores of the first ng-1 groups and their covariance.
-    The time loop runs on Python floats (groups are few): for 2-3 groups that is several times
-    faster than numpy on arrays of length ng.
+    ``y`` sorted times, ``code`` 0 = censored or 1..ncode (cause index), ``ig`` group codes
+    0..ng-1.  Returns ``rs`` (ng, times): subjects with time >= t, and ``d`` (ncode, ng, times):
+    events of each cause at t; both float, time along the last (contiguous) axis.  Times without
+    events change nothing in ``crst`` and are left out.
     """
+    n = y.size
+    new = np.ones(n, dtype=bool)
+    new[1:] = y[1:] != y[:-1]
+    inv = np.cumsum(new) - 1  # distinct-time index of each subject
+    nt = int(inv[-1]) + 1 if n else 0
+    out = np.bincount(ig * nt + inv, minlength=ng * nt).reshape(ng, nt)
+    rs = out[:, ::-1].cumsum(axis=1)[:, ::-1]  # time >= t
+    e = code > 0
+    ie = inv[e]  # sorted
+    first = np.ones(ie.size, dtype=bool)
+    first[1:] = ie[1:] != ie[:-1]
+    ev = ie[first]
+    je = np.cumsum(first) - 1  # index among event times
+    ne = ev.size
+    d = np.bincount(((code[e] - 1) * ng + ig[e]) * ne + je, minlength=ncode * ng * ne)
+    return rs[:, ev].astype(float), d.reshape(ncode, ng, ne).astype(float)
+
+
+def _outer_sum(x, y):
+    """sum over the last two axes of x[i] * y[l], as a (rows, rows) matrix (no BLAS threads)."""
+    return np.array([[np.sum(xi * yl) for yl in y] for xi in x]).reshape(x.shape[0], y.shape[0])
+
+
+def _crst_km(d_all, rs):
+    """The parts of ``crst`` that do not depend on the cause: group Kaplan-Meier (all causes)."""
+    pos = rs > 0  # groups still at risk
+    skm = np.cumprod((np.maximum(rs, 1.0) - d_all) / np.maximum(rs, 1.0), axis=1)  # 1 where rs = 0
+    skmm = np.empty_like(skm)  # at the previous event time
+    skmm[:, :1] = 1.0
+    skmm[:, 1:] = skm[:, :-1]
+    t1 = np.divide(rs, skmm, out=np.zeros_like(rs), where=pos)
+    return pos, skm, skmm, t1, t1.sum(axis=0)
+
+
+#: Event times per block in :func:`_crst` (temporaries of a few hundred kB stay in cache).
+_CRST_BLOCK = 1 << 15
+
+
+def _crst(d1, d2, rs, rho, km=None):
+    """Score and variance of Gray's test within one stratum: cmprsk's ``crst``, vectorised over time.
+
+    ``d1``, ``d2``, ``rs`` (groups, event times): events of the cause of interest, events of other
+    causes, and subjects at risk, at each distinct time with at least one event (the others change
+    nothing); ``km`` is ``_crst_km(d1 + d2, rs)`` when already computed for another cause.
+    Returns (s, v): scores of the first ng-1 groups and their covariance.
+
+    The Fortran loops over distinct times; only its Kaplan-Meier products (``skm``), cumulative
+    incidences (``f1``, ``f``) and the running matrix ``c`` carry over from one time to the next,
+    and each is a cumulative product or sum over time.  Everything else (the score ``s`` and the
+    variance pieces ``v``, ``v2``, ``v3``) is a sum over time of per-time terms, so the recursion
+    runs in numpy on arrays of shape (ng[, ng], event times), block by block of event times
+    (``_CRST_BLOCK``), carrying the running sums from one block to the next.  Only the first ng-1
+    rows of ``a`` and ``c`` enter the result.  Equal to the loop transcription (kept in
+    tests/test_speed_equivalence.py) to rounding.
+    """
+    ng, ne = rs.shape
     ng1 = ng - 1
-    _, inv = np.unique(y, return_inverse=True)
-    nt = int(inv.max()) + 1 if inv.size else 0
-    cell = inv * ng + ig
-    d1_all = np.bincount(cell[m == 1], minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    d2_all = np.bincount(cell[m == 2], minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    out_all = np.bincount(cell, minlength=nt * ng).reshape(nt, ng).astype(float).tolist()
-    groups = range(ng)
-    first = range(ng1)
-    rs = np.bincount(ig, minlength=ng).astype(float).tolist()
-    s = [0.0] * ng1
-    v = [[0.0] * ng1 for _ in first]
-    f1m, f1, skmm, skm, v3 = [0.0] * ng, [0.0] * ng, [1.0] * ng, [1.0] * ng, [0.0] * ng
-    v2 = [[0.0] * ng for _ in first]
-    c = [[0.0] * ng for _ in groups]
-    fm = f = 0.0
-    for j in range(nt):
-        d1, d2 = d1_all[j], d2_all[j]
-        nd1, nd2 = sum(d1), sum(d2)
-        if nd1 > 0 or nd2 > 0:
-            pos = [r > 0 for r in rs]  # groups still at risk
-            for k in groups:
-                if pos[k]:
-                    skm[k] = skmm[k] * (rs[k] - d1[k] - d2[k]) / rs[k]
-                    f1[k] = f1m[k] + skmm[k] * d1[k] / rs[k]
-            t1 = [rs[k] / skmm[k] if pos[k] else 0.0 for k in groups]
-            tr = sum(t1)
-            tq = sum(rs[k] * (1 - f1m[k]) / skmm[k] for k in groups if pos[k])
-            f = fm + nd1 / tr
+    s = np.zeros(ng1)
+    v, v2, v3 = np.zeros((ng1, ng1)), np.zeros((ng1, ng)), np.zeros(ng)
+    c_last = np.zeros((ng1, ng, 1))  # running c, f1 and f at the end of the previous block
+    f1_last = np.zeros((ng, 1))
+    f_last = np.zeros(1)
+    pos_a, skm_a, skmm_a, t1_a, tr_a = _crst_km(d1 + d2, rs) if km is None else km
+    for lo in range(0, ne, _CRST_BLOCK):
+        b = slice(lo, lo + _CRST_BLOCK)
+        d1b, d2b, rsb = d1[:, b], d2[:, b], rs[:, b]
+        pos, skm, skmm, t1, tr = pos_a[:, b], skm_a[:, b], skmm_a[:, b], t1_a[:, b], tr_a[b]
+        nd1 = d1b.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # group CIF of the cause (f1) and pooled CIF (f); "m" = at the previous event time
+            inc = np.divide(skmm * d1b, rsb, out=np.zeros_like(rsb), where=pos)
+            f1 = np.cumsum(np.concatenate((f1_last, inc), axis=1), axis=1)
+            f1m, f1_last = f1[:, :-1], f1[:, -1:]
+            q = np.divide(rsb * (1 - f1m), skmm, out=np.zeros_like(rsb), where=pos)
+            tq = q.sum(axis=0)
+            f = np.cumsum(np.concatenate((f_last, nd1 / tr)))
+            fm, f, f_last = f[:-1], f[1:], f[-1:]
             fb = (1 - fm) ** rho
-            a = [[-fb * t1[i] * t1[k] / tr for k in groups] for i in groups]
-            for i in groups:
-                a[i][i] = fb * t1[i] * (1 - t1[i] / tr) if pos[i] else 0.0
-            if nd1 > 0:
-                w = nd1 / (tr * (1 - fm))
-                for i in groups:
-                    ci, ai = c[i], a[i]
-                    for k in groups:
-                        ci[k] += ai[k] * w
-            for i in first:
-                if pos[i]:
-                    s[i] += fb * (d1[i] - nd1 * rs[i] * (1 - f1m[i]) / (skmm[i] * tq))
-            if nd1 > 0:
-                for k in groups:
-                    if not pos[k]:
-                        continue
-                    t4 = 1 - (1 - f) / skm[k] if skm[k] > 0 else 1.0
-                    t5 = 1 - (nd1 - 1) / (tr * skmm[k] - 1) if nd1 > 1 else 1.0
-                    t3 = t5 * skmm[k] * nd1 / (tr * rs[k])
-                    v3[k] += t4 * t4 * t3
-                    tv = [a[i][k] - t4 * c[i][k] for i in first]
-                    for i in first:
-                        v2[i][k] += tv[i] * t4 * t3
-                        vi = v[i]
-                        for l in first:
-                            vi[l] += tv[i] * tv[l] * t3
-            if nd2 > 0:
-                for k in groups:
-                    if not (skm[k] > 0 and d2[k] > 0):
-                        continue
-                    t4 = (1 - f) / skm[k]
-                    t5 = 1 - (d2[k] - 1) / (rs[k] - 1) if d2[k] > 1 else 1.0
-                    t3 = t5 * skmm[k] ** 2 * d2[k] / rs[k] ** 2
-                    v3[k] += t4 * t4 * t3
-                    tv = [t4 * c[i][k] for i in first]
-                    for i in first:
-                        v2[i][k] -= tv[i] * t4 * t3
-                        vi = v[i]
-                        for l in first:
-                            vi[l] += tv[i] * tv[l] * t3
-        if j == nt - 1:
-            break
-        out = out_all[j]
-        for k in groups:
-            rs[k] -= out[k]
-        fm = f
-        f1m = f1[:]
-        skmm = skm[:]
-    cc = np.array(c)[:ng1, :]
-    v2a = np.array(v2).reshape(ng1, ng)
-    vv = np.array(v).reshape(ng1, ng1) + (cc * np.array(v3)) @ cc.T + cc @ v2a.T + v2a @ cc.T
-    return np.array(s), vv
+            s += (fb * (d1b[:ng1] - nd1 * q[:ng1] / tq)).sum(axis=1)
+            # a_j = fb (diag(t1) - t1 t1' / tr) (rows 0..ng-2); c = running sum of a_j nd1 / (tr (1 - fm))
+            a = -(fb / tr) * t1[:ng1, None, :] * t1[None, :, :]
+            for i in range(ng1):
+                a[i, i] = fb * t1[i] * (1 - t1[i] / tr)
+            c = np.cumsum(np.concatenate((c_last, a * (nd1 / (tr * (1 - fm)))), axis=2), axis=2)[:, :, 1:]
+            c_last = c[:, :, -1:]  # nd1 = 0 above: adds 0
+            # event times of the cause of interest
+            r = np.flatnonzero(nd1)
+            k1, kk, tr1, n1 = skm[:, r], skmm[:, r], tr[r], nd1[r]
+            t4 = 1 - np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=k1 > 0)
+            t5 = np.ones_like(kk)  # correction for tied events
+            tied = np.flatnonzero(n1 > 1)
+            t5[:, tied] = 1 - (n1[tied] - 1) / (tr1[tied] * kk[:, tied] - 1)
+            t3 = np.divide(t5 * kk * n1, tr1 * rsb[:, r], out=np.zeros_like(kk), where=pos[:, r])
+            tv = a[:, :, r] - t4 * c[:, :, r]
+            v3 += (t4 * t4 * t3).sum(axis=1)
+            v2 += (tv * (t4 * t3)).sum(axis=2)
+            v += _outer_sum(tv * t3, tv)
+            # event times of the competing causes
+            r = np.flatnonzero(d2b.sum(axis=0))
+            k1, kk, dd, rr = skm[:, r], skmm[:, r], d2b[:, r], rsb[:, r]
+            sel = (k1 > 0) & (dd > 0)
+            t4 = np.divide(1 - f[r], k1, out=np.zeros_like(k1), where=sel)
+            t5 = np.ones_like(dd)
+            tied = dd > 1
+            t5[tied] = 1 - (dd[tied] - 1) / (rr[tied] - 1)
+            t3 = np.divide(t5 * kk**2 * dd, rr**2, out=np.zeros_like(dd), where=sel)
+            tv = t4 * c[:, :, r]
+            v3 += (t4 * t4 * t3).sum(axis=1)
+            v2 -= (tv * (t4 * t3)).sum(axis=2)
+            v += _outer_sum(tv * t3, tv)
+    cc = c_last[:, :, 0]
+    vv = v + (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
+    return s, vv
 
 
 def gray_test(time, status, group, strata=None, rho: float = 0.0) -> pd.DataFrame:
@@ -352,20 +383,26 @@ def gray_test(time, status, group, strata=None, rho: float = 0.0) -> pd.DataFram
     ng = labels.size
     if not np.any(s != 0):
         raise BadInputError("no events of any cause: Gray's test has nothing to compare", column="status")
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)  # the order within tied times does not matter
     t, s, g, st = t[order], s[order], g[order], st[order]
+    causes = np.unique(s[s != 0])
+    code = np.where(s == 0, 0, np.searchsorted(causes, s) + 1)  # 0 censored, i + 1 for causes[i]
+    score = np.zeros((causes.size, ng - 1))
+    var = np.zeros((causes.size, ng - 1, ng - 1))
+    n_strata = int(st.max()) + 1  # stratum codes 0..k-1, all present
+    for k in range(n_strata):
+        w = slice(None) if n_strata == 1 else st == k
+        rs, d = _event_time_counts(t[w], code[w], g[w], ng, causes.size)
+        d_all = d.sum(axis=0)
+        km = _crst_km(d_all, rs)
+        for i in range(causes.size):  # cause i against all other causes
+            sc, vv = _crst(d[i], d_all - d[i], rs, rho, km)
+            score[i] += sc
+            var[i] += vv
     rows = []
-    for cause in np.unique(s[s != 0]):
-        m = np.where(s == 0, 0, np.where(s == cause, 1, 2))
-        score = np.zeros(ng - 1)
-        var = np.zeros((ng - 1, ng - 1))
-        for k in np.unique(st):
-            w = st == k
-            sc, vv = _crst(t[w], m[w], g[w], ng, rho)
-            score += sc
-            var += vv
-        if np.linalg.matrix_rank(var) == ng - 1:
-            chisq = float(score @ np.linalg.solve(var, score))
+    for cause, sc, vv in zip(causes, score, var):
+        if np.linalg.matrix_rank(vv) == ng - 1:
+            chisq = float(sc @ np.linalg.solve(vv, sc))
             p, note = float(stats.chi2.sf(chisq, ng - 1)), ""
         else:  # cmprsk returns stat = -1 here; we say why instead
             chisq, p, note = np.nan, np.nan, "singular variance: not testable (e.g. no events of this cause in a group)"
@@ -390,8 +427,13 @@ class _FGData:
         self.comp = (s != 0) & (s != cause)
         self.cens = s == 0
         n = self.t.size
-        ut, first, inv, cnt = np.unique(self.t, return_index=True, return_inverse=True, return_counts=True)
+        new = np.ones(n, dtype=bool)  # first subject of each distinct time (t is sorted)
+        new[1:] = self.t[1:] != self.t[:-1]
+        first = np.flatnonzero(new)
+        inv = np.cumsum(new) - 1
+        ut = self.t[first]
         self.first = first[inv]  # index of the first subject with the same time
+        self.first_u = first
         y = n - first  # at risk (time >= t), by distinct time
         nc = np.bincount(inv, weights=self.cens, minlength=ut.size)
         gsurv = np.cumprod(1.0 - nc / y)
@@ -408,28 +450,44 @@ class _FGData:
         self.efirst = np.searchsorted(self.t, et, side="left")
         self.Ge = self.G[self.efirst]
         self.xsum_ev = self.X[self.ev].sum(axis=0)
+        # risk sets as bins: subject i is at risk at the event times tau_k <= t_i (k < k_le[i]);
+        # a competing subject j adds to the weighted part at tau_k > t_j (k >= k_le[j])
+        self.k_le = np.searchsorted(et, self.t, side="right")  # event times <= t_i
+        self.k_ge = np.searchsorted(et, self.t, side="left")  # event times < t_i
+        self.ci = np.flatnonzero(self.comp)
+        self.k_comp = self.k_le[self.ci]
+        self.G_comp = self.G[self.ci]
+        self.Xf = np.asfortranarray(self.X)  # contiguous columns
+        self.Xc = np.asfortranarray(self.X[self.ci])
+
+    def _at_events(self, w, wc):
+        """sum of w over t >= tau, plus G(tau-) * sum of wc over competing events with t < tau,
+        at each distinct event time tau (bincounts over risk-set bins, then cumulative sums)."""
+        ne = self.et.size
+        suf = np.cumsum(np.bincount(self.k_le, weights=w, minlength=ne + 1)[::-1])[::-1][1:]
+        pre = np.cumsum(np.bincount(self.k_comp, weights=wc, minlength=ne + 1))[:ne]
+        return suf + self.Ge * pre
 
     def sums(self, b, second=True):
-        """S0, S1 (and S2) over the Fine-Gray risk set at each distinct event time."""
+        """S0, S1 (and S2) over the Fine-Gray risk set at each distinct event time.
+
+        Only per-subject weights of length n are formed (never n x p x p arrays); each sum is
+        accumulated straight into the bins of the event times.
+        """
         eta = self.X @ b
         r = np.exp(eta)
-        rc = np.where(self.comp, r / self.G, 0.0)
-        idx = self.efirst
-
-        def at_events(w, arr):
-            # suffix sums over t >= tau plus G(tau-) * prefix sums of competing over t < tau
-            wa = w[:, None] * arr if arr is not None else w[:, None]
-            suf = np.cumsum(wa[::-1], axis=0)[::-1]
-            pre = np.concatenate((np.zeros((1, wa.shape[1])), np.cumsum(np.where(self.comp[:, None], rc[:, None] * (arr if arr is not None else 1.0), 0.0), axis=0)))
-            return suf[idx] + self.Ge[:, None] * pre[idx]
-
-        S0 = at_events(r, None)[:, 0]
-        S1 = at_events(r, self.X)
+        rc = r[self.ci] / self.G_comp
+        S0 = self._at_events(r, rc)
+        p = self.X.shape[1]
+        rx = [r * x for x in self.Xf.T]
+        rcx = [rc * x for x in self.Xc.T]
+        S1 = np.column_stack([self._at_events(w, wc) for w, wc in zip(rx, rcx)])
         S2 = None
         if second:
-            p = self.X.shape[1]
-            XX = (self.X[:, :, None] * self.X[:, None, :]).reshape(-1, p * p)
-            S2 = at_events(r, XX).reshape(-1, p, p)
+            S2 = np.empty((self.et.size, p, p))
+            for i in range(p):
+                for j in range(i, p):
+                    S2[:, i, j] = S2[:, j, i] = self._at_events(rx[i] * self.Xf[:, j], rcx[i] * self.Xc[:, j])
         return eta, r, S0, S1, S2
 
     def objective(self, b, second=True):
@@ -457,8 +515,7 @@ class _FGData:
         gw = twf * self.Ge / S0
         E0 = np.concatenate((np.cumsum(gw[::-1])[::-1], [0.0]))
         E1 = np.vstack((np.cumsum((gw[:, None] * xbar)[::-1], axis=0)[::-1], np.zeros((1, X.shape[1]))))
-        k_le = np.searchsorted(et, t, side="right")  # number of event times <= t_i
-        k_ge = np.searchsorted(et, t, side="left")  # first event time >= t_i
+        k_le, k_ge = self.k_le, self.k_ge  # event times <= t_i; event times < t_i
         # score residual eta_i (d N_i part and d Lambda part)
         res = -r[:, None] * (X * D0[k_le][:, None] - D1[k_le])
         rc = np.where(self.comp, r / self.G, 0.0)
@@ -469,8 +526,8 @@ class _FGData:
         A0 = np.concatenate(([0.0], np.cumsum(rc)))[self.first]  # competing with t < t_i
         A1 = np.vstack((np.zeros((1, X.shape[1])), np.cumsum(rc[:, None] * X, axis=0)))[self.first]
         q = A1 * E0[k_ge][:, None] - A0[:, None] * E1[k_ge]  # q(t_i), per subject
-        qu = q[np.unique(self.first)]  # per distinct time
-        yu = self.Y[np.unique(self.first)]
+        qu = q[self.first_u]  # per distinct time
+        yu = self.Y[self.first_u]
         cs = np.cumsum(-(self.nc_u / yu**2)[:, None] * qu, axis=0)[self.inv]
         psi = cs + np.where(self.cens, 1.0 / self.Y, 0.0)[:, None] * q
         u = res + psi
