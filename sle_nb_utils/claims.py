@@ -805,7 +805,7 @@ def lupus_km(lupus: pd.DataFrame | None = None, conf_level: float = 0.95) -> pd.
     upward (immortal time: whoever died before diagnosis was never enrolled).
 
     Returns the KM table (``time`` in years, ``n_risk``, ``n_event``, ``n_censor``, ``surv``,
-    ``std_err``, ``lower``, ``upper``) with ``analysis`` first.
+    ``se``, ``lower``, ``upper``) with ``analysis`` first.
     """
     from .stats.survival import kaplan_meier
 

@@ -210,7 +210,7 @@ def milestone_table(
                     "months": r.time,
                     "n_risk": int(r.n_risk),
                     "estimate_pct": 100 * r.estimate,
-                    "se_pct": 100 * r.std_err,
+                    "se_pct": 100 * r.se,
                     "lower_pct": 100 * r.lower,
                     "upper_pct": 100 * r.upper,
                 }

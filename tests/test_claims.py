@@ -346,9 +346,9 @@ def test_lupus_km_equals_r(name, time, entry):
 
     d = pd.read_csv(REF / "lupus_fixture.csv", float_precision="round_trip")
     ours = kaplan_meier(d[time], d["dead"], entry=None if entry is None else d[entry])
-    r = pd.read_csv(VAL / f"km_{name}.csv")
+    r = pd.read_csv(VAL / f"km_{name}.csv").rename(columns={"std_err": "se"})  # R's std.err
     assert len(ours) == len(r)
-    for col in ("time", "n_risk", "n_event", "surv", "std_err", "lower", "upper"):
+    for col in ("time", "n_risk", "n_event", "surv", "se", "lower", "upper"):
         assert np.allclose(ours[col].to_numpy(float), r[col].to_numpy(float), rtol=1e-10, atol=1e-13,
                            equal_nan=True), (name, col)
 

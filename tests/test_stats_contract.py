@@ -155,7 +155,7 @@ def test_late_entry_km_matches_survfit(le):
     close(k.time, r.time, 1e-12)
     close(k.n_risk, r.n_risk, 0)
     close(k.surv, r.surv, 1e-12)
-    close(k.std_err, r.std_err, 1e-10)
+    close(k.se, r.std_err, 1e-10)
     # entry = 0 for everybody is the ordinary estimator
     pd.testing.assert_frame_equal(sv.kaplan_meier(le.exit, le.event, entry=np.zeros(len(le))),
                                   sv.kaplan_meier(le.exit, le.event))
@@ -166,13 +166,13 @@ def test_late_entry_km_by_group_and_milestones(le):
     k = sv.kaplan_meier(le.exit, le.event, group=le.arm, entry=le.entry)
     assert list(k.group) == list(r.group)
     close(k.surv, r.surv, 1e-12)
-    close(k.std_err, r.std_err, 1e-10)
+    close(k.se, r.std_err, 1e-10)
     close(k.n_risk, r.n_risk, 0)
     r = pd.read_csv(LATE / "km_milestones.csv")
     m = sv.km_milestones(le.exit, le.event, at=[6, 12, 24, 48], entry=le.entry)
     close(m.n_risk, r.n_risk, 0)
     close(m.surv, r.surv, 1e-12)
-    close(m.std_err, r.std_err, 1e-10)
+    close(m.se, r.std_err, 1e-10)
 
 
 def test_late_entry_aalen_johansen_matches_survfit_multistate(le):

@@ -30,7 +30,8 @@ def d() -> pd.DataFrame:
 
 
 def ref(name: str) -> pd.DataFrame:
-    return pd.read_csv(VAL / name)
+    """R's stored values, with R's ``std.err`` column named as ours (``se``)."""
+    return pd.read_csv(VAL / name).rename(columns={"std_err": "se"})
 
 
 def close(a, b, tol=TOL):
@@ -45,7 +46,7 @@ def close(a, b, tol=TOL):
 def test_km_matches_survfit(d, ct, tag):
     r = ref(f"km_all_{tag}.csv")
     p = sv.kaplan_meier(d.time, d.event, conf_type=ct)
-    assert list(p.columns) == ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]
+    assert list(p.columns) == ["time", "n_risk", "n_event", "n_censor", "surv", "se", "lower", "upper"]
     for c in p.columns:
         close(p[c], r[c], 1e-12)
 
@@ -60,7 +61,7 @@ def test_km_by_group_reaching_zero(d, ct, tag):
     for g, rg in r.groupby("strata"):
         sub = d[d.grp3 == g]
         p = sv.kaplan_meier(sub.time, sub.event, conf_type=ct)
-        for c in ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]:
+        for c in ["time", "n_risk", "n_event", "n_censor", "surv", "se", "lower", "upper"]:
             close(p[c], rg[c], 1e-12)
     pc = sv.kaplan_meier(d.time[d.grp3 == "C"], d.event[d.grp3 == "C"])
     assert pc.surv.iloc[-1] == 0 and np.isnan(pc.lower.iloc[-1])
@@ -80,12 +81,12 @@ def test_km_equals_lifelines(d):
 def test_km_milestones(d, ct, tag):
     r = ref(f"km_milestones_{tag}.csv")
     p = sv.km_milestones(d.time, d.event, at=r.time.tolist(), conf_type=ct)
-    assert list(p.columns) == ["time", "n_risk", "surv", "std_err", "lower", "upper"]
+    assert list(p.columns) == ["time", "n_risk", "surv", "se", "lower", "upper"]
     for c in p.columns:
         close(p[c], r[c], 1e-12)
     s, se = sv.km_surv_se_at(d.time, d.event, r.time.to_numpy())
     close(s, r.surv, 1e-12)
-    close(se, r.std_err, 1e-12)
+    close(se, r.se, 1e-12)
     s1, se1 = sv.km_surv_se_at(d.time, d.event, 24.0)
     assert isinstance(s1, float) and s1 == pytest.approx(r.surv[r.time == 24].item(), abs=1e-12)
     late = sv.km_milestones(d.time, d.event, at=[1000])
@@ -110,7 +111,7 @@ def test_aalen_johansen_matches_cuminc(d, group, cause):
     sub = d if group == "all" else d[d.arm == group]
     p = cr.aalen_johansen(sub.time, sub.status, cause=cause)
     assert list(p.columns) == ["time", "n_risk", "n_event_cause", "n_event_other", "n_censor",
-                               "cif", "variance", "std_err", "lower", "upper"]
+                               "cif", "variance", "se", "lower", "upper"]
     # R evaluated the step function at every time of the whole fixture
     c, v = cr.cif_var_at(sub.time, sub.status, r.time.to_numpy(), cause=cause)
     close(c, r.cif, 1e-12)
@@ -135,7 +136,7 @@ def test_aalen_johansen_deterministic_and_consistent(d):
 def test_cif_milestones(d):
     r = ref("cif_milestones.csv")
     p = cr.cif_milestones(d.time, d.status, at=r.time.tolist())
-    assert list(p.columns) == ["time", "n_risk", "cif", "variance", "std_err", "lower", "upper"]
+    assert list(p.columns) == ["time", "n_risk", "cif", "variance", "se", "lower", "upper"]
     close(p.cif, r.cif, 1e-12)
     close(p.variance, r.variance, 1e-12)
     assert np.isnan(cr.cif_milestones(d.time, d.status, at=[999]).cif.item())
@@ -204,7 +205,7 @@ def test_median_and_rmst_match_survfit(d, ct):
     q = pd.concat([sv.rmst(d.time, d.event, 60), sv.rmst(d.time, d.event, 60, group=d.arm)],
                   ignore_index=True)
     close(q.rmst, r.rmean, 1e-10)
-    close(q.std_err, r.se_rmean, 1e-10)
+    close(q.se, r.se_rmean, 1e-10)
 
 
 @pytest.mark.parametrize("tau", [24, 36])
@@ -212,7 +213,7 @@ def test_rmst_other_tau(d, tau):
     r = ref(f"rmst_arm_tau{tau}.csv")
     q = sv.rmst(d.time, d.event, tau, group=d.arm)
     close(q.rmst, r.rmean, 1e-10)
-    close(q.std_err, r.se_rmean, 1e-10)
+    close(q.se, r.se_rmean, 1e-10)
 
 
 def test_median_followup(d):

@@ -65,7 +65,7 @@ def test_milestone_table_km_and_cif(data):
     ref = sv.km_milestones(d.time_months, d.event)
     got = m[m.group == "hsct_ebmt2013"]
     np.testing.assert_allclose(got.estimate_pct, 100 * ref.surv)
-    np.testing.assert_allclose(got.se_pct, 100 * ref.std_err)
+    np.testing.assert_allclose(got.se_pct, 100 * ref.se)
     assert got.estimate_pm.iloc[-1] == "81 ± 8%"
     # beyond the MSCT series' follow-up: not estimable
     assert m.query("group == 'msct_wang2013' and months == 60").estimate_pm.item() == "n/a"

@@ -167,7 +167,7 @@ def test_weighted_km_matches_r_survfit():
     np.testing.assert_allclose(km["n_risk_weighted"], ref["n_risk"], rtol=1e-10)
     np.testing.assert_allclose(km["n_event_weighted"], ref["n_event"], atol=1e-10)
     np.testing.assert_allclose(km["surv"], ref["surv"], atol=1e-12)
-    np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-12)
+    np.testing.assert_allclose(km["se"], ref["std_err"], atol=1e-12)
 
 
 def test_weighted_km_robust_se_matches_r_survfit_robust():
@@ -177,11 +177,11 @@ def test_weighted_km_robust_se_matches_r_survfit_robust():
     ref = read(VAL / "km_robust.csv")
     assert len(km) == len(ref)
     np.testing.assert_allclose(km["surv"], ref["surv"], atol=1e-12)
-    np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-12)
+    np.testing.assert_allclose(km["se"], ref["std_err"], atol=1e-12)
     # the interval is the log-log one of sigma = se / S
     from sle_nb_utils.stats.survival import _km_ci
 
-    lo, hi = _km_ci(km["surv"].to_numpy(), (km["std_err"] / km["surv"]).to_numpy(), 1.959963984540054, "log-log")
+    lo, hi = _km_ci(km["surv"].to_numpy(), (km["se"] / km["surv"]).to_numpy(), 1.959963984540054, "log-log")
     np.testing.assert_allclose(km["lower"], lo, atol=1e-12, equal_nan=True)
 
 
@@ -191,7 +191,7 @@ def test_weighted_km_with_unit_weights_is_kaplan_meier():
     km = W.weighted_kaplan_meier(FIX["time"], FIX["event"], np.ones(len(FIX)), variance="greenwood")
     ref = kaplan_meier(FIX["time"], FIX["event"])
     np.testing.assert_allclose(km["surv"], ref["surv"], atol=1e-14)
-    np.testing.assert_allclose(km["std_err"], ref["std_err"], atol=1e-14)
+    np.testing.assert_allclose(km["se"], ref["se"], atol=1e-14)
     np.testing.assert_allclose(km["lower"], ref["lower"], atol=1e-12, equal_nan=True)
 
 

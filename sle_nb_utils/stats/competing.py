@@ -113,7 +113,7 @@ def aalen_johansen(time, status, cause: int = 1, group=None, entry=None, conf_le
         One row per distinct observed time, sorted: ``time`` (months), ``n_risk`` (time >= t and
         entry < t),
         ``n_event_cause``, ``n_event_other``, ``n_censor``, ``cif`` (F(t) = sum over s <= t of
-        S(s-) d_cause(s) / n(s), S the all-cause Kaplan-Meier), ``variance``, ``std_err``,
+        S(s-) d_cause(s) / n(s), S the all-cause Kaplan-Meier), ``variance``, ``se``,
         ``lower``, ``upper``.
 
         ``variance`` is the estimator of Gray's ``cmprsk::cuminc`` (Fortran ``cinc``, an
@@ -147,7 +147,7 @@ def aalen_johansen(time, status, cause: int = 1, group=None, entry=None, conf_le
             "n_censor": nc.astype(np.int64),
             "cif": cif,
             "variance": var,
-            "std_err": se,
+            "se": se,
             "lower": lower,
             "upper": upper,
         }
@@ -184,7 +184,7 @@ def cif_milestones(
     -------
     pandas.DataFrame
         One row per milestone, sorted: ``time``, ``n_risk`` (time >= t), ``cif``, ``variance``,
-        ``std_err``, ``lower``, ``upper``; step-function values as in :func:`aalen_johansen`
+        ``se``, ``lower``, ``upper``; step-function values as in :func:`aalen_johansen`
         (= ``cmprsk::timepoints``).  NaN beyond the last observed time.
     """
     t = as_time(time)
@@ -204,7 +204,7 @@ def cif_milestones(
             "n_risk": nr.astype(np.int64),
             "cif": c,
             "variance": v,
-            "std_err": se,
+            "se": se,
             "lower": lower,
             "upper": upper,
         }

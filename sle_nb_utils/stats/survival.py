@@ -202,9 +202,9 @@ def kaplan_meier(time, event, group=None, entry=None, conf_level: float = 0.95,
         One row per distinct observed time (events and censorings), sorted:
         ``time`` (months), ``n_risk`` (subjects with time >= t, and entry < t), ``n_event``,
         ``n_censor``,
-        ``surv`` (S(t), right-continuous), ``std_err`` (Greenwood SE of S(t), i.e.
+        ``surv`` (S(t), right-continuous), ``se`` (Greenwood SE of S(t), i.e.
         ``S(t) * sqrt(sum d / (n (n - d)))``, the ``std.err`` column of R ``summary(survfit)``),
-        ``lower``, ``upper``.  After S(t) reaches 0, ``std_err`` is ``inf`` in the formula and
+        ``lower``, ``upper``.  After S(t) reaches 0, ``se`` is ``inf`` in the formula and
         ``lower``/``upper`` are NaN, as in R.
 
     Notes
@@ -232,7 +232,7 @@ def kaplan_meier(time, event, group=None, entry=None, conf_level: float = 0.95,
             "n_event": n_event.astype(np.int64),
             "n_censor": n_censor.astype(np.int64),
             "surv": surv,
-            "std_err": se,
+            "se": se,
             "lower": lower,
             "upper": upper,
         }
@@ -297,9 +297,9 @@ def km_milestones(
     -------
     pandas.DataFrame
         One row per milestone, sorted: ``time``, ``n_risk`` (subjects with follow-up >= t),
-        ``surv``, ``std_err`` (Greenwood SE of S), ``lower``, ``upper``.  The values are those of
+        ``surv``, ``se`` (Greenwood SE of S), ``lower``, ``upper``.  The values are those of
         the step function at ``t`` (the last event time <= t).  For a milestone beyond the last
-        observed time the estimate is not defined and ``surv``, ``std_err``, ``lower`` and
+        observed time the estimate is not defined and ``surv``, ``se``, ``lower`` and
         ``upper`` are NaN (R ``summary(survfit, times=)`` drops such times).
         Matches R ``summary(survfit(...), times=at)``.
     """
@@ -319,7 +319,7 @@ def km_milestones(
         se = s * sigma
     nr = _n_at_risk(t, en, q)
     return pd.DataFrame(
-        {"time": q, "n_risk": nr.astype(np.int64), "surv": s, "std_err": se, "lower": lower, "upper": upper}
+        {"time": q, "n_risk": nr.astype(np.int64), "surv": s, "se": se, "lower": lower, "upper": upper}
     )
 
 
@@ -495,7 +495,7 @@ def rmst(time, event, tau: float, group=None, conf_level: float = 0.95) -> pd.Da
     Returns
     -------
     pandas.DataFrame
-        Columns ``group``, ``tau``, ``rmst``, ``std_err``, ``lower``, ``upper`` (normal interval),
+        Columns ``group``, ``tau``, ``rmst``, ``se``, ``lower``, ``upper`` (normal interval),
         one row per group.
     """
     t = as_time(time)
@@ -523,7 +523,7 @@ def rmst(time, event, tau: float, group=None, conf_level: float = 0.95) -> pd.Da
         var = float(np.sum(np.cumsum(rect[1:][::-1]) ** 2 * hh[::-1][1:]))
         mean = float(rect.sum())
         se = np.sqrt(var)
-        rows.append({"group": lab, "tau": tau, "rmst": mean, "std_err": se, "lower": mean - z * se, "upper": mean + z * se})
+        rows.append({"group": lab, "tau": tau, "rmst": mean, "se": se, "lower": mean - z * se, "upper": mean + z * se})
     return pd.DataFrame(rows)
 
 

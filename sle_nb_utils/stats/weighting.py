@@ -502,8 +502,8 @@ def weighted_kaplan_meier(time, event, weights, group=None, conf_level: float = 
     -------
     pandas.DataFrame
         ``group`` (with ``group``), ``time``, ``n_risk`` (unweighted count), ``n_risk_weighted``,
-        ``n_event_weighted``, ``surv``, ``std_err`` (SE of S(t)), ``lower``, ``upper`` (log-log
-        interval from ``std_err / surv``, as :func:`sle_nb_utils.stats.survival.kaplan_meier`).
+        ``n_event_weighted``, ``surv``, ``se`` (SE of S(t)), ``lower``, ``upper`` (log-log
+        interval from ``se / surv``, as :func:`sle_nb_utils.stats.survival.kaplan_meier`).
 
     Notes
     -----
@@ -549,7 +549,7 @@ def weighted_kaplan_meier(time, event, weights, group=None, conf_level: float = 
             se = surv * sigma
         lower, upper = _km_ci(surv, sigma, z, "log-log")
         f = pd.DataFrame({"time": ut, "n_risk": n.astype(np.int64), "n_risk_weighted": nw,
-                          "n_event_weighted": wd, "surv": surv, "std_err": se, "lower": lower, "upper": upper})
+                          "n_event_weighted": wd, "surv": surv, "se": se, "lower": lower, "upper": upper})
         if group is not None:
             f.insert(0, "group", lab)
         frames.append(f)
