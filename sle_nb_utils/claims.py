@@ -94,8 +94,9 @@ def seed_claims() -> pd.DataFrame:
 
 
 def cohort_sources() -> pd.DataFrame:
-    """Cohort of the data -> published series: ``cohort``, ``arm``, ``source_id``, ``series``."""
-    return pd.read_csv(COHORT_SOURCES_FILE)
+    """Cohort of the data -> published series: ``cohort``, ``arm``, ``source_id``, ``series``
+    (:func:`sle_nb_utils.published.cohort_sources`)."""
+    return published.cohort_sources()
 
 
 def extract_numbers(text: str) -> list[float]:
@@ -134,8 +135,7 @@ def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series_label(source_id) -> str:
-    m = re.fullmatch(r"([a-z]+)(\d{4})", str(source_id))
-    return f"{m.group(1).capitalize()} {m.group(2)}" if m else str(source_id)
+    return published.series_name(source_id)
 
 
 def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFrame | None = None,
@@ -207,10 +207,9 @@ def load(data_dir=None) -> dict:
 
 
 def cohort_names(tables) -> dict:
-    """Display name of every cohort in the data (:func:`sle_nb_utils.longitudinal.cohort_labels`)."""
-    from .longitudinal import cohort_labels
-
-    return cohort_labels(tables["adsl"])
+    """Display name of every cohort in the data (``adsl.STUDYID``), from the package's one naming
+    rule, :func:`sle_nb_utils.published.cohort_display_names`."""
+    return published.cohort_display_names(tables["adsl"]["STUDYID"].astype(str))
 
 
 # --------------------------------------------------------------------------------------------
