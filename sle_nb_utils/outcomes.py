@@ -53,6 +53,7 @@ __all__ = [
     "calibration_cohorts",
     "suppress_small",
     "conclusions",
+    "named",
 ]
 
 #: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
@@ -834,3 +835,15 @@ def conclusions(data: pd.DataFrame, comparison: pd.DataFrame | None = None, mont
                      "association included), so agreement with the papers tests this pipeline, not the "
                      "clinical claims.")
     return "\n".join(lines)
+
+
+def named(table: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """``table`` for display: cohort codes in its ``cohort`` and ``group`` columns replaced by their
+    display names (``names``, e.g. :func:`sle_nb_utils.published.cohort_display_names`); other
+    values (e.g. "CD34-selected") unchanged. Computations keep the codes; only the shown table
+    changes."""
+    out = table.copy()
+    for c in ("cohort", "group"):
+        if c in out.columns:
+            out[c] = out[c].map(lambda v: names.get(v, v))
+    return out
