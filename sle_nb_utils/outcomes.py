@@ -54,6 +54,7 @@ __all__ = [
     "suppress_small",
     "conclusions",
     "named",
+    "cohort_overview",
 ]
 
 #: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
@@ -847,3 +848,20 @@ def named(table: pd.DataFrame, names: dict) -> pd.DataFrame:
         if c in out.columns:
             out[c] = out[c].map(lambda v: names.get(v, v))
     return out
+
+
+def cohort_overview(data: pd.DataFrame, names: dict | None = None) -> pd.DataFrame:
+    """The cohorts of a :func:`survival_data` table: ``cohort`` (display name), ``code``, ``arm``,
+    ``patients`` (in the OS rows) and ``published series`` (from ``cohort_sources.csv``; "none"
+    for a cohort that maps to no published series). Sorted by code."""
+    from . import published
+
+    names = names or published.cohort_display_names(data["cohort"])
+    series = published.cohort_sources().set_index("cohort")["series"]
+    os_ = data.loc[data["endpoint"] == "OS"]
+    rows = []
+    for code, g in data.groupby("cohort", sort=True):
+        rows.append({"cohort": names.get(code, code), "code": code, "arm": str(g["arm"].iloc[0]),
+                     "patients": int(os_.loc[os_["cohort"] == code, "patient_id"].nunique()),
+                     "published series": str(series.get(code, "none"))})
+    return pd.DataFrame(rows, columns=["cohort", "code", "arm", "patients", "published series"])
