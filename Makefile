@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?= notebooks/*.ipynb
+JOBS   ?= 2
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install the pinned dependencies (done by the other targets when needed)
 
 report: $(STAMP) ## run every notebook on the bundled data into reports/ and render reports/site/index.html
-	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports
+	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports --jobs $(JOBS)
 
 test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
 	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q
@@ -37,8 +38,9 @@ unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30
 nbval: $(STAMP) ## nbval on the stored notebook outputs only
 	$(BIN)/python -m pytest $(NB) $(NBVAL) -q
 
-lab: $(STAMP) ## JupyterLab on 127.0.0.1
-	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks
+lab: $(STAMP) ## JupyterLab on 127.0.0.1 at the repository root (README, data/, reports/ in reach), notebooks/ open
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) \
+	  --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 notebooks: $(STAMP) ## deliberately refresh the golden outputs stored in notebooks/ (NB=path to do one)
 	$(BIN)/python -m sle_nb_utils.report refresh $(NB)

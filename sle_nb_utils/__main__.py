@@ -1,6 +1,8 @@
 """Command line: ``python -m sle_nb_utils {synth,clean,build,run} ...`` (each has ``--help``).
 
-Exit codes: 0 ok; 2 bad input (one line naming file, row, column and reason; never a traceback).
+Exit codes: 0 ok; 2 bad input (one line naming file, row, column and reason; never a traceback);
+1 a notebook failed for another reason (one line naming the notebook and cell; the executed copy is
+kept for the traceback).
 """
 
 from __future__ import annotations
@@ -51,8 +53,44 @@ def _build(args) -> int:
 def _run(args) -> int:
     from . import report
 
-    report.run_collection(Path(args.data_dir), Path(args.out))
+    try:
+        report.run_collection(Path(args.data_dir), Path(args.out), settings=args.settings,
+                              aliases=args.aliases, synonyms=args.synonyms,
+                              allow_partial=args.allow_partial, force=args.force,
+                              jobs=args.jobs)
+    except report.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+#: One example per accepted export layout (``run --help`` and the README show the same).
+LAYOUT_EXAMPLES = """\
+export layouts (one folder, not recursive; each table is recognised by its columns):
+  one CSV per table and site:  nanjing_patients.csv nanjing_visits.csv nanjing_events.csv
+      python -m sle_nb_utils run --data-dir ~/exports/nanjing --out ~/sle-reports/nanjing
+  one workbook, one sheet per table (header may sit below a title block):
+      registry.xlsx [Patients] [Visits] [Events]
+      python -m sle_nb_utils run --data-dir ~/exports/registry --out ~/sle-reports/registry
+  several sites, mixed CSV and workbook, site rules in a settings file:
+      chicago_patients.csv chicago_visits.csv ebmt_registry.xlsx ebmt_visits.csv
+      python -m sle_nb_utils run --data-dir ~/exports/all --out ~/sle-reports/all \\
+          --settings my_sites.csv --aliases my_columns.csv --synonyms my_labels.csv
+  the bundled synthetic exports (what `make report` does):
+      python -m sle_nb_utils run --data-dir data/raw --out reports
+
+--out must lie outside the git work tree (the git-ignored reports/ aside); a previous run's pages
+there are replaced when the new run succeeds (other files are left alone). Pages on your data show no patient identifier and no exact date;
+patient-level lists stay in OUT/clean/. Exit 2 = bad input (file, row, column, reason).
+"""
+
+
+def _add_resource_options(parser) -> None:
+    """``--settings``, ``--aliases``, ``--synonyms``: shared by ``clean`` and ``run``."""
+    parser.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, "
+                                           "date_order; optional: delimiter, decimal, sex_codes, id_case, note)")
+    parser.add_argument("--aliases", help="CSV of extra column aliases (columns: alias, column, role, note)")
+    parser.add_argument("--synonyms", help="CSV of extra label synonyms (columns: column, raw, value, note)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="raw exports -> clean tables, cleaning_log.csv, quarantine.csv")
     c.add_argument("raw_dir")
     c.add_argument("--out", required=True)
-    c.add_argument("--settings", help="CSV of per-site settings (columns: site, file_pattern, encoding, date_order; "
-                                      "optional: delimiter, decimal, sex_codes, id_case, note)")
-    c.add_argument("--aliases", help="CSV of extra column aliases (columns: alias, column, role, note)")
-    c.add_argument("--synonyms", help="CSV of extra label synonyms (columns: column, raw, value, note)")
+    _add_resource_options(c)
     c.add_argument("--allow-partial", action="store_true",
                    help="go on when a file or site loses more than 20%% of its rows to quarantine (logged)")
     c.set_defaults(func=_clean)
@@ -79,9 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True)
     b.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format (default csv)")
     b.set_defaults(func=_build)
-    r = sub.add_parser("run", help="run the whole notebook collection on a raw export folder")
+    r = sub.add_parser("run", help="run the whole notebook collection on a raw export folder",
+                       description="Clean a folder of raw exports, run every notebook on it and render "
+                                   "an offline HTML site in OUT/site/index.html.",
+                       epilog=LAYOUT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--data-dir", required=True, help="folder of raw exports (CSV / xlsx)")
-    r.add_argument("--out", required=True, help="output folder, outside git (e.g. reports/)")
+    r.add_argument("--out", required=True,
+                   help="output folder, outside the git work tree (or under the git-ignored reports/)")
+    _add_resource_options(r)
+    r.add_argument("--allow-partial", action="store_true",
+                   help="go on when a file or site loses more than 20%% of its rows to quarantine (logged)")
+    r.add_argument("--force", action="store_true",
+                   help="replace a non-empty --out that is not a previous run's output")
+    r.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
     r.set_defaults(func=_run)
     return p
 

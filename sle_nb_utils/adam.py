@@ -10,8 +10,8 @@
   (13 rows per visit: 13M rows for 1M visits); pass ``observed=True`` when grouping by them.
 
 :func:`load_analysis_tables` is what notebooks call: it cleans the raw exports and builds these
-tables once, caching them in ``config.CACHE_DIR`` under a key made of the raw files' hashes and
-the code and resources that produce them.
+tables once, caching them in ``config.cache_dir()`` (outside the repository) under a key made of
+the raw files' hashes and the code and resources that produce them.
 """
 
 from __future__ import annotations
@@ -276,7 +276,9 @@ def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -
 # --------------------------------------------------------------------------------------------
 def raw_fingerprint(raw_dir) -> str:
     """SHA-256 over the raw files (names and bytes, sorted) and the code and resources that turn
-    them into analysis tables: any change to either gives a new cache entry."""
+    them into analysis tables (with the user's extra settings, aliases and synonyms passed by
+    ``run``, :func:`config.extra_resources <sle_nb_utils.config.extra_resources>`): any change to
+    either gives a new cache entry."""
     h = hashlib.sha256()
     raw_dir = Path(raw_dir)
     for f in sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
@@ -288,6 +290,9 @@ def raw_fingerprint(raw_dir) -> str:
     for name in config.resource_names():
         with config.open_resource(name) as fh:
             h.update(name.encode() + hashlib.sha256(fh.read()).digest())
+    for kind, path in sorted(config.extra_resources().items()):  # a user's --settings/--aliases/--synonyms
+        if path and Path(path).is_file():
+            h.update(kind.encode() + hashlib.sha256(Path(path).read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -301,7 +306,8 @@ def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None
     refresh : bool
         Rebuild even if a cache entry exists.
     cache_dir : str or Path, optional
-        Default ``config.CACHE_DIR`` (git-ignored).
+        Default :func:`config.cache_dir() <sle_nb_utils.config.cache_dir>`: ``$SLE_NB_UTILS_CACHE_DIR``
+        (``run`` sets ``OUT/cache``), else ``$XDG_CACHE_HOME/sle_nb_utils``; never the repository.
 
     Returns
     -------
@@ -315,9 +321,9 @@ def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None
         raise BadInputError("raw data directory not found (run `make data` for the bundled data)",
                             file=str(raw))
     key = raw_fingerprint(raw)[:20]
-    root = Path(cache_dir or config.CACHE_DIR)
+    root = Path(cache_dir or config.cache_dir())
     entry = root / f"analysis-{key}"
-    names = ["patients", "visits", "events", "adsl", "adtte", "adlb"]
+    names = _CACHED
     if entry.is_dir() and not refresh and all((entry / f"{n}.parquet").exists() for n in names):
         out = {n: pd.read_parquet(entry / f"{n}.parquet") for n in names}
         for n in ("patients", "visits", "events"):
@@ -329,15 +335,44 @@ def load_analysis_tables(data_dir=None, *, refresh: bool = False, cache_dir=None
         return out
     result = clean_directory(raw)
     out = build_analysis_tables(result.tables)
+    store_analysis_tables(raw, out, cache_dir=root)
+    return out
+
+
+_CACHED = ["patients", "visits", "events", "adsl", "adtte", "adlb"]
+
+
+def store_analysis_tables(raw_dir, tables: dict, *, cache_dir=None) -> Path:
+    """Write the cache entry of ``raw_dir`` (what :func:`load_analysis_tables` reads back).
+
+    ``run`` calls this after cleaning the export once, so the notebooks do not clean it again.
+
+    Parameters
+    ----------
+    raw_dir : str or Path
+        The folder of raw exports the tables were made from (its fingerprint is the key).
+    tables : dict
+        What :func:`build_analysis_tables` returns for the clean tables: ``patients``, ``visits``,
+        ``events``, ``adsl``, ``adtte``, ``adlb``.
+    cache_dir : str or Path, optional
+        Default :func:`config.cache_dir() <sle_nb_utils.config.cache_dir>`.
+
+    Returns
+    -------
+    Path
+        The entry folder (``analysis-<key>``), replaced atomically.
+    """
+    root = Path(cache_dir or config.cache_dir())
+    entry = root / f"analysis-{raw_fingerprint(raw_dir)[:20]}"
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
-        for n in names:
-            out[n].to_parquet(tmp / f"{n}.parquet", index=False)
+        for n in _CACHED:
+            tables[n].to_parquet(tmp / f"{n}.parquet", index=False)
         if entry.exists():
             shutil.rmtree(entry)
         os.replace(tmp, entry)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return entry

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
-from . import datamodel, schemas
+from . import config, datamodel, schemas
 from . import readers
 from .datamodel import TABLE_ORDER, read_clean_tables  # noqa: F401  (public here too)
 from .errors import BadInputError
@@ -157,6 +157,35 @@ class CleaningResult:
                              **{e: n if e in r.endpoints else 0 for e in feeds}))
         return pd.DataFrame(rows)
 
+    def quarantine_accounting(self) -> pd.DataFrame:
+        """Every quarantined row counted per reason and per analysis endpoint it would have fed.
+
+        Covers every quarantine reason (schema checks, conflicting duplicates, events before
+        transplant, unknown patients, unparseable dates, plausibility rules), not only the rules of
+        :meth:`rule_accounting`.  Reasons are grouped by their wording without the row-specific
+        details (identifiers, dates and values in parentheses or quotes), so the table carries no
+        patient identifier.  One row per table and reason: ``table``, ``reason``, ``rows``, then one
+        column per endpoint (adtte PARAMCD OS, DFS, REL, NRM, TRM, CR, and adlb) with the rows that
+        no longer feed it (``schemas.table_endpoints``; 0 where the table does not feed it).  For an
+        events row the count is an upper bound: a relapse event does not feed OS, a death does not
+        feed CR, and the quarantine table does not keep the event type.
+        """
+        feeds = ["OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"]
+        q = self.quarantine
+        if q.empty:
+            return pd.DataFrame(columns=["table", "reason", "rows", *feeds])
+        reason = q["reason"].astype(str)
+        for _ in range(3):  # nested parentheses, innermost first
+            reason = reason.str.replace(r"\s*\([^()]*\)", "", regex=True)
+        reason = (reason.str.replace(r"'[^']*'", "'…'", regex=True)
+                  .str.replace(r"rows .*? differ", "rows differ", regex=True).str.strip())
+        g = (pd.DataFrame({"table": q["table"].astype(str), "reason": reason})
+             .groupby(["table", "reason"]).size().rename("rows").reset_index())
+        fed = schemas.table_endpoints()
+        for e in feeds:
+            g[e] = [n if e in fed.get(t, ()) else 0 for t, n in zip(g["table"], g["rows"])]
+        return g.sort_values(["table", "rows", "reason"], ascending=[True, False, True], ignore_index=True)
+
     def log_examples(self) -> pd.DataFrame:
         """Changed cells per rule, with the first logged example of each (values quoted)."""
         g = self.log.groupby("rule")
@@ -213,7 +242,14 @@ def _norm_unit(u) -> str:
 
 
 def load_settings(site_settings=None, aliases=None, synonyms=None) -> _Settings:
-    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns)."""
+    """Bundled settings plus a user's extra rows (CSV paths or DataFrames with the same columns).
+
+    An argument left ``None`` falls back on the file ``run --settings/--aliases/--synonyms`` passed
+    to the notebook kernels (:func:`sle_nb_utils.config.extra_resources`), if any."""
+    extra = config.extra_resources()
+    site_settings = extra["settings"] if site_settings is None else site_settings
+    aliases = extra["aliases"] if aliases is None else aliases
+    synonyms = extra["synonyms"] if synonyms is None else synonyms
     a = readers.read_resource("column_aliases.csv", aliases)
     amap: dict = {}
     for alias, col, role in zip(a["alias"], a["column"], a["role"].replace("", "value")):
@@ -908,7 +944,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     allow_partial : bool
         Go on when a file or a site loses more than ``SITE_LOSS_MAX_SHARE`` of its rows to
         quarantine (and at least ``SITE_LOSS_MIN_ROWS``); the result's ``warnings`` say so.
-        Default False: such a loss stops the run.
+        Default False (unless ``run --allow-partial`` set it for the kernels): such a loss stops the
+        run.
 
     Returns
     -------
@@ -922,6 +959,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         ``allow_partial``).
     """
     s = load_settings(settings, aliases, synonyms)
+    allow_partial = allow_partial or config.allow_partial()  # `run --allow-partial`, in a kernel
     alias_keys = frozenset(s.aliases)
     tables, inventory = readers.read_directory(raw_dir, s.sites, alias_keys)
     if progress is None:

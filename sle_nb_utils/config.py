@@ -35,15 +35,41 @@ NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
 REPORTS_DIR = PROJ_ROOT / "reports"  # git-ignored: rendered reports and outputs on real data
 
 
-def _cache_dir() -> Path:
-    """``.cache/`` in the checkout (git-ignored); the user's cache folder for an installed package."""
-    if (PROJ_ROOT / "pyproject.toml").is_file():
-        return PROJ_ROOT / ".cache"
+#: Environment variables through which ``python -m sle_nb_utils run`` hands its options to the
+#: notebook kernels it starts (kernels inherit the environment): the analysis-table cache folder and
+#: the user's extra settings / aliases / synonyms CSVs (the ``--settings``, ``--aliases``,
+#: ``--synonyms`` options of ``clean`` and ``run``).
+ENV_CACHE_DIR = "SLE_NB_UTILS_CACHE_DIR"
+ENV_EXTRA_RESOURCES = {"settings": "SLE_NB_UTILS_SETTINGS", "aliases": "SLE_NB_UTILS_ALIASES",
+                       "synonyms": "SLE_NB_UTILS_SYNONYMS"}
+
+
+def cache_dir() -> Path:
+    """Folder of the analysis-table cache (tables keyed on the raw files' hashes).
+
+    Never inside the repository (cached tables hold patient-level rows): ``$SLE_NB_UTILS_CACHE_DIR``
+    when set (``run`` sets it to ``OUT/cache``), else the user's cache folder,
+    ``$XDG_CACHE_HOME/sle_nb_utils`` (default ``~/.cache/sle_nb_utils``).
+    """
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sle_nb_utils"
 
 
-CACHE_DIR = _cache_dir()  # analysis tables keyed on the raw files' hashes
+ENV_ALLOW_PARTIAL = "SLE_NB_UTILS_ALLOW_PARTIAL"  # "1": ``run --allow-partial``
+
+
+def allow_partial() -> bool:
+    """``run --allow-partial`` passed to the kernels (see :data:`ENV_ALLOW_PARTIAL`)."""
+    return os.environ.get(ENV_ALLOW_PARTIAL) == "1"
+
+
+def extra_resources() -> dict:
+    """The user's extra settings / aliases / synonyms CSV paths that ``run`` passed to the kernels
+    through the environment (``None`` for each one not set); see :data:`ENV_EXTRA_RESOURCES`."""
+    return {k: (os.environ.get(v) or None) for k, v in ENV_EXTRA_RESOURCES.items()}
+
 
 #: Seed of the bundled synthetic data (``make data`` regenerates it byte-identically).
 DEFAULT_SEED = 20130401

@@ -116,6 +116,11 @@ _FEEDS = {"patients": ("OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"),
           "events": ("OS", "DFS", "REL", "NRM", "TRM")}
 
 
+def table_endpoints() -> dict:
+    """Clean table -> the adtte endpoints (PARAMCD) and ``adlb`` that its rows feed."""
+    return dict(_FEEDS)
+
+
 @dataclass(frozen=True)
 class PlausibilityRule:
     """One named plausibility check: a failing row is quarantined with ``name`` as its reason.

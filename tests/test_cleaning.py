@@ -552,3 +552,20 @@ def test_formula_without_a_stored_result_stops_the_run(tmp_path, engine):
         readers.read_xlsx_tables(tmp_path / "visits.xlsx", "", readers._alias_keys_default(), engine=engine)
     assert (err.value.file, err.value.row) == ("visits.xlsx[Visits]", 3)
     assert "D3" in err.value.message
+
+
+def test_quarantine_accounting_covers_every_quarantined_row(cleaned):
+    """Every quarantine reason (not only the plausibility rules) counted per endpoint, without ids."""
+    cleaned = cleaned[0]
+    qa = cleaned.quarantine_accounting()
+    assert qa["rows"].sum() == len(cleaned.quarantine)
+    fed = {"events": {"OS", "DFS", "REL", "NRM", "TRM"}, "visits": {"DFS", "REL", "CR", "adlb"}}
+    for t, cols in fed.items():
+        part = qa[qa.table == t]
+        for e in ("OS", "DFS", "REL", "NRM", "TRM", "CR", "adlb"):
+            expect = part["rows"] if e in cols else 0
+            assert (part[e] == expect).all()
+    ids = set(cleaned.quarantine["patient_id"].dropna().astype(str))
+    text = " ".join(qa["reason"])
+    assert not any(i in text for i in ids)
+    assert any(qa.reason.str.startswith("conflicting duplicate")) and any(qa.reason.str.contains("relapse after transplant"))

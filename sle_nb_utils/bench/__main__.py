@@ -49,7 +49,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             table = mod.run()
             print(f"== {name} ({time.perf_counter() - t0:.0f} s)")
-            print(table.round(4).to_string(index=False))
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
             table.to_csv(out / f"results-{name}.csv", index=False)
     print(f"tables written to {out.relative_to(config.PROJ_ROOT)}/")
     return 0

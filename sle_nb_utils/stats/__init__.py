@@ -12,5 +12,9 @@ through :mod:`sle_nb_utils.stats._validate` (one contract) and every regression 
 - :mod:`.mixed`: linear mixed models (REML random intercept and slope on 2x2 blocks, matched to
   lme4) and the GLS AR(1) sensitivity analysis (matched to nlme).
 - :mod:`.paired`: paired tests by visit (Wilcoxon signed-rank, paired t, Holm) and by-visit summaries.
+- :mod:`.weighting`: propensity score, IPTW (stabilised), trimming, Kish ESS, weighted SMDs, MAIC
+  weights and the weighted Kaplan-Meier (matched to R glm / coxph / survfit).
+- :mod:`.meta`: random-effects pooling (REML tau^2, Hartung-Knapp, I^2) of logit proportions
+  (matched to metafor).
 - :mod:`.results`: the common result object.
 """
