@@ -519,7 +519,7 @@ def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.D
 
     Returns
     -------
-    DataFrame: ``source_id``, ``published_cohort``, ``compared_with``, ``measure``, ``month``,
+    DataFrame: ``source_id``, ``published_cohort`` (display name), ``compared_with``, ``measure``, ``month``,
     ``statistic``, ``published``, ``published_n``, ``spread``, ``ours``, ``our_n``,
     ``diff_pct``, ``direction``, ``verdict``.
     """
@@ -574,7 +574,7 @@ def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.D
             verdict = "close"
         else:
             verdict = f"{'higher' if diff > 0 else 'lower'} by {abs(diff):.0f}%"
-        rows.append({"source_id": p["source_id"], "published_cohort": pc,
+        rows.append({"source_id": p["source_id"], "published_cohort": _cohort_label(pc),
                      "compared_with": ", ".join(_cohort_label(m) for m in match), "measure": measure,
                      "month": month, "statistic": stat, "published": pub, "published_n": p["n"],
                      "spread": "" if pd.isna(p["spread"]) else f"{p['spread']} ({p['spread_kind']})",

@@ -84,7 +84,7 @@ def sources() -> pd.DataFrame:
 # cohorts of the data: display names, published series, bundled or not
 # ---------------------------------------------------------------------------------------------
 #: Registry and society names written in capitals in cohort display names.
-_ACRONYMS = {"ebmt", "cibmtr", "asbmt", "eular", "acr"}
+_ACRONYMS = {"ebmt", "cibmtr", "asbmt", "eular", "acr", "bm", "uc", "ln"}
 #: Treatment arms written in capitals when a cohort code starts with one.
 _ARMS = {"hsct", "msct", "asct", "ahsct", "sct"}
 
