@@ -141,7 +141,7 @@ def test_notebook_04_key_tables_and_calibration_sections(run):
                  "trm_counts"):
         assert _outputs(_cell(nb, part)).startswith("Not computed: no cohort of the data maps to"), part
     conclusion = _outputs(_cell(nb, "outcomes.conclusions"))
-    assert "HSCT, Center A" in conclusion and "No cohort maps to a published series" in conclusion
+    assert "HSCT, Center A" in conclusion and "nothing is compared with published figures" in conclusion
     assert "synthetic" not in conclusion.lower()
 
 
