@@ -55,7 +55,6 @@ __all__ = [
     "conclusions",
     "named",
     "cohort_overview",
-    "subset_cohorts",
 ]
 
 #: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
@@ -867,22 +866,3 @@ def cohort_overview(data: pd.DataFrame, names: dict | None = None) -> pd.DataFra
                      "published series": str(series.get(code, "none"))})
     return pd.DataFrame(rows, columns=["cohort", "code", "arm", "patients", "published series"])
 
-
-def subset_cohorts(tables: dict, cohorts) -> dict:
-    """The analysis tables (:func:`sle_nb_utils.adam.load_analysis_tables`, or any dict of tables
-    keyed by ``patient_id`` or ``USUBJID``) restricted to the patients of ``cohorts`` (codes of
-    ``patients.cohort``); None returns ``tables`` unchanged. Raises ValueError naming the cohorts of
-    the data when none of ``cohorts`` is there."""
-    if cohorts is None:
-        return tables
-    cohorts = [cohorts] if isinstance(cohorts, str) else [str(c) for c in cohorts]
-    p = tables["patients"]
-    present = sorted(p["cohort"].astype(str).unique())
-    if not set(cohorts) & set(present):
-        raise ValueError(f"none of the cohorts {cohorts} is in the data; its cohorts are {present}")
-    ids = set(p.loc[p["cohort"].astype(str).isin(cohorts), "patient_id"].astype(str))
-    out = {}
-    for k, v in tables.items():
-        col = "patient_id" if "patient_id" in v.columns else ("USUBJID" if "USUBJID" in v.columns else None)
-        out[k] = v if col is None else v.loc[v[col].astype(str).isin(ids)].reset_index(drop=True)
-    return out

@@ -372,15 +372,3 @@ def test_notebook_04_takes_cohorts_and_names_from_the_data():
     notice = [c for c in nb["cells"] if "SYNTHETIC" in "".join(c["source"])]
     assert notice and all(c["cell_type"] == "code" and "if BUNDLED" in "".join(c["source"]) for c in notice)
 
-
-def test_subset_cohorts_keeps_the_patients_of_the_chosen_cohorts():
-    from sle_nb_utils import adam
-
-    t = adam.load_analysis_tables(None)
-    s = outcomes.subset_cohorts(t, ["hsct_ebmt2013"])
-    assert set(s["patients"].cohort) == {"hsct_ebmt2013"} and len(s["patients"]) == 28
-    assert set(s["adsl"].STUDYID.astype(str)) == {"hsct_ebmt2013"}
-    assert set(s["visits"].patient_id) <= set(s["patients"].patient_id) and len(s["visits"]) > 0
-    assert outcomes.subset_cohorts(t, None) is t
-    with pytest.raises(ValueError, match="its cohorts are"):
-        outcomes.subset_cohorts(t, ["hsct_center_a"])
