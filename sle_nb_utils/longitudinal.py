@@ -11,7 +11,6 @@ Time: ``AVISITN`` is the nominal visit month after transplant (0 = baseline); mo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
