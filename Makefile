@@ -30,7 +30,7 @@ report: $(STAMP) ## run every notebook on the bundled data into reports/ and ren
 	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports --jobs $(JOBS)
 
 test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
-	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q
+	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile
 
 unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30 s)
 	$(BIN)/python -m pytest tests -q -m "not r and not slow"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_status, as_time
+from .survival import _step_at
 
 __all__ = ["cif_ij_se_at"]
 
@@ -75,12 +76,7 @@ def cif_ij_se_at(time, status, t, cause: int = 1):
     inc = np.nan_to_num(inc)
     infl = np.cumsum(inc, axis=1)
     se_all = np.sqrt((infl ** 2).sum(axis=0))
-    pos = np.searchsorted(ut, q, side="right") - 1
-    out_cif = np.where(pos >= 0, cif[np.maximum(pos, 0)], 0.0)
-    out_se = np.where(pos >= 0, se_all[np.maximum(pos, 0)], 0.0)
-    beyond = q > ut[-1]
-    out_cif = np.where(beyond, np.nan, out_cif)
-    out_se = np.where(beyond, np.nan, out_se)
+    out_cif, out_se = _step_at(ut, q, cif, 0.0, se_all, 0.0)
     if np.ndim(t) == 0:
         return float(out_cif[0]), float(out_se[0])
     return out_cif, out_se

@@ -18,7 +18,7 @@ from scipy import stats
 from ..errors import BadInputError
 from ._validate import as_conf_level, as_entry, as_groups, as_status, as_time, design_matrix
 from .results import ModelResult, warn_not_converged
-from .survival import DEFAULT_MILESTONES, _counts, _entered_at_or_after, _group_frames, _n_at_risk
+from .survival import DEFAULT_MILESTONES, _counts, _entered_at_or_after, _group_frames, _n_at_risk, _read_at
 
 __all__ = ["aalen_johansen", "cif_milestones", "cif_var_at", "gray_test", "fine_gray"]
 
@@ -163,16 +163,7 @@ def cif_var_at(time, status, t, cause: int = 1, entry=None):
     tt = as_time(time)
     ss = as_status(status, tt.size)
     ut, _, _, _, _, cif, var = _aj_core(tt, ss, int(cause), as_entry(entry, tt))
-    q = np.asarray(t, dtype=float)
-    idx = np.searchsorted(ut, q, side="right") - 1
-    c = np.where(idx >= 0, cif[np.maximum(idx, 0)], 0.0)
-    v = np.where(idx >= 0, var[np.maximum(idx, 0)], 0.0)
-    beyond = q > ut[-1]
-    c = np.where(beyond, np.nan, c)
-    v = np.where(beyond, np.nan, v)
-    if q.ndim == 0:
-        return float(c), float(v)
-    return c, v
+    return _read_at(ut, t, cif, 0.0, var, 0.0)
 
 
 def cif_milestones(

@@ -57,6 +57,29 @@ def _counts(t: np.ndarray, *indicators: np.ndarray):
     return ut, n_risk.astype(float), total.astype(float), sums
 
 
+def _step_at(ut: np.ndarray, q: np.ndarray, *curves_and_starts):
+    """Right-continuous step functions on the sorted times ``ut``, read at the times ``q``.
+
+    ``curves_and_starts`` alternates a curve (one value per time of ``ut``) and its value before
+    the first time (e.g. ``surv, 1.0, se, 0.0``).  Beyond the last time every curve is NaN (not
+    estimable; R ``summary(survfit, times=)`` and ``cmprsk::timepoints`` drop or NaN such times).
+    """
+    idx = np.searchsorted(ut, q, side="right") - 1
+    beyond = q > ut[-1]
+    out = []
+    for curve, start in zip(curves_and_starts[::2], curves_and_starts[1::2]):
+        v = np.where(idx >= 0, np.asarray(curve)[np.maximum(idx, 0)], start)
+        out.append(np.where(beyond, np.nan, v))
+    return out
+
+
+def _read_at(ut: np.ndarray, t, *curves_and_starts):
+    """:func:`_step_at` at ``t``: floats when ``t`` is a scalar, arrays of its shape otherwise."""
+    q = np.asarray(t, dtype=float)
+    out = _step_at(ut, q, *curves_and_starts)
+    return tuple(float(v) for v in out) if q.ndim == 0 else tuple(out)
+
+
 def _entered_at_or_after(entry: np.ndarray | None, times: np.ndarray) -> np.ndarray:
     """Number of subjects whose late-entry time is >= each of ``times`` (not yet at risk there)."""
     if entry is None:
@@ -245,16 +268,7 @@ def km_surv_se_at(time, event, t):
         surv = np.cumprod(1.0 - d / n_risk)
         cumvar = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
         se = surv * np.sqrt(cumvar)
-    q = np.asarray(t, dtype=float)
-    idx = np.searchsorted(ut, q, side="right") - 1
-    s_out = np.where(idx >= 0, surv[np.maximum(idx, 0)], 1.0)
-    se_out = np.where(idx >= 0, se[np.maximum(idx, 0)], 0.0)
-    beyond = q > ut[-1]
-    s_out = np.where(beyond, np.nan, s_out)
-    se_out = np.where(beyond, np.nan, se_out)
-    if q.ndim == 0:
-        return float(s_out), float(se_out)
-    return s_out, se_out
+    return _read_at(ut, t, surv, 1.0, se, 0.0)
 
 
 def km_milestones(
@@ -298,12 +312,8 @@ def km_milestones(
     z = as_conf_level(conf_level)
     q = np.sort(np.asarray(at, dtype=float).ravel())
     ut, n_risk, n_event, n_censor, surv, cumvar = _km_entry_core(t, e, en)
-    idx = np.searchsorted(ut, q, side="right") - 1
-    s = np.where(idx >= 0, surv[np.maximum(idx, 0)], 1.0)
-    v = np.where(idx >= 0, cumvar[np.maximum(idx, 0)], 0.0)
-    beyond = q > ut[-1]
-    s = np.where(beyond, np.nan, s)
-    sigma = np.where(beyond, np.nan, np.sqrt(v))
+    s, v = _step_at(ut, q, surv, 1.0, cumvar, 0.0)
+    sigma = np.sqrt(v)
     lower, upper = _km_ci(s, sigma, z, conf_type)
     with np.errstate(invalid="ignore"):
         se = s * sigma
