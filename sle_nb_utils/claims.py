@@ -94,8 +94,9 @@ def seed_claims() -> pd.DataFrame:
 
 
 def cohort_sources() -> pd.DataFrame:
-    """Cohort of the data -> published series: ``cohort``, ``arm``, ``source_id``, ``series``."""
-    return pd.read_csv(COHORT_SOURCES_FILE)
+    """Cohort of the data -> published series: ``cohort``, ``arm``, ``source_id``, ``series``
+    (:func:`sle_nb_utils.published.cohort_sources`)."""
+    return published.cohort_sources()
 
 
 def extract_numbers(text: str) -> list[float]:
@@ -134,8 +135,7 @@ def claim_numbers(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series_label(source_id) -> str:
-    m = re.fullmatch(r"([a-z]+)(\d{4})", str(source_id))
-    return f"{m.group(1).capitalize()} {m.group(2)}" if m else str(source_id)
+    return published.series_name(source_id)
 
 
 def resolve_cohorts(series_source, arm, adsl: pd.DataFrame, sources: pd.DataFrame | None = None,
@@ -207,10 +207,9 @@ def load(data_dir=None) -> dict:
 
 
 def cohort_names(tables) -> dict:
-    """Display name of every cohort in the data (:func:`sle_nb_utils.longitudinal.cohort_labels`)."""
-    from .longitudinal import cohort_labels
-
-    return cohort_labels(tables["adsl"])
+    """Display name of every cohort in the data (``adsl.STUDYID``), from the package's one naming
+    rule, :func:`sle_nb_utils.published.cohort_display_names`."""
+    return published.cohort_display_names(tables["adsl"]["STUDYID"].astype(str))
 
 
 # --------------------------------------------------------------------------------------------
@@ -851,12 +850,14 @@ def transplant_os_milestones(tables, at_years=(1, 2, 3, 4, 5), conf_level: float
                          "upper_pct": m["upper_pct"]})
 
 
-def survival_panel(lupus_ms: pd.DataFrame, transplant_ms: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+def survival_panel(lupus_ms: pd.DataFrame, transplant_ms: pd.DataFrame, decimals: int = 1,
+                   synthetic: bool = True) -> pd.DataFrame:
     """The numbers behind :func:`plot_lupus_beside_transplant`, wide: one row per curve (``data``:
     real and historical, or synthetic and calibrated; ``analysis``), one column per year, the
-    percent alive as text ("—" beyond a curve's follow-up)."""
+    percent alive as text ("—" beyond a curve's follow-up). ``synthetic``: the transplant cohorts are
+    the bundled synthetic ones (False on a user's data: labelled "transplant cohorts of the data")."""
     p = pd.concat([lupus_ms.assign(data="real, historical (1955)", analysis="SLE 1955: " + lupus_ms["analysis"]),
-                   transplant_ms.assign(data="synthetic, calibrated", analysis=transplant_ms["analysis"] + ": OS")])
+                   transplant_ms.assign(data="synthetic, calibrated" if synthetic else "transplant cohorts of the data", analysis=transplant_ms["analysis"] + ": OS")])
     w = p.pivot(index=["data", "analysis"], columns="years", values="surv_pct")
     w.columns = [f"{y:g} y alive %" for y in w.columns]
     return w.apply(lambda col: col.map(lambda v: "—" if pd.isna(v) else f"{v:.{decimals}f}"))
@@ -894,13 +895,14 @@ def _ax(ax, size=(6.5, 4.2)):
     return ax
 
 
-def plot_cr_trend(trend: pd.DataFrame, ax=None):
-    """Complete remission by year (:func:`cr_trend`): published and recomputed, Wilson 95% CIs."""
+def plot_cr_trend(trend: pd.DataFrame, ax=None, synthetic: bool = True):
+    """Complete remission by year (:func:`cr_trend`): published and recomputed, Wilson 95% CIs.
+    ``synthetic``: label the recomputed series as synthetic (the bundled data)."""
     ax = _ax(ax)
     x = trend["year"].to_numpy(float)
     ax.errorbar(x - 0.08, trend["published_pct"], yerr=_err(trend["published_pct"], trend["pub_lower"], trend["pub_upper"]), fmt="s", color="0.35", capsize=4, label="published k/n")
     ax.errorbar(x + 0.08, trend["pct"], yerr=_err(trend["pct"], trend["lower"], trend["upper"]),
-                fmt="o", color="C0", capsize=4, label="recomputed (synthetic)")
+                fmt="o", color="C0", capsize=4, label="recomputed (synthetic)" if synthetic else "recomputed")
     for xi, r in zip(x, trend.itertuples()):
         ax.annotate(f"n={r.evaluable}", (xi, 2), ha="center", fontsize=9, color="0.3")
     ax.set_xticks(x)
@@ -944,9 +946,10 @@ def plot_taper(table: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=None, max_years: float = 5.0):
+def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=None, max_years: float = 5.0,
+                                 synthetic: bool = True):
     """Kaplan-Meier of the 1955 cohort (:func:`lupus_km`, real) and of the transplant cohorts' OS
-    (:func:`transplant_os_km`, synthetic) on one axis of years."""
+    (:func:`transplant_os_km`; ``synthetic``: the bundled synthetic ones) on one axis of years."""
     ax = _ax(ax, (7.5, 4.6))
     styles = {"from diagnosis": ("k", "-"), "from onset, late entry": ("C2", "-"),
               "from onset, late entry ignored": ("C2", ":")}
@@ -957,7 +960,7 @@ def plot_lupus_beside_transplant(km: pd.DataFrame, transplant: pd.DataFrame, ax=
         ax.step(t, 100 * s, where="post", color=col, ls=ls, lw=1.8, label=f"1955 cohort (real): {name}")
     for i, (name, g) in enumerate(transplant.groupby("analysis", sort=True)):
         ax.step(np.r_[0.0, g["time"].to_numpy(float)], 100 * np.r_[1.0, g["surv"].to_numpy(float)], where="post",
-                lw=1.3, ls="--", color=f"C{i + 4}", label=f"{name}: OS (synthetic)")
+                lw=1.3, ls="--", color=f"C{i + 4}", label=f"{name}: OS (synthetic)" if synthetic else f"{name}: OS")
     ax.set_xlim(0, max_years)
     ax.set_ylim(0, 102)
     ax.set_xlabel("years (since diagnosis, onset or transplant)")

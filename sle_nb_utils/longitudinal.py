@@ -11,12 +11,12 @@ Time: ``AVISITN`` is the nominal visit month after transplant (0 = baseline); mo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import published as _published
 from .stats import mixed as _mixed
 from .stats import paired as _paired
 
@@ -66,22 +66,16 @@ CAVEATS = (
 # --------------------------------------------------------------------------------------------
 # names
 # --------------------------------------------------------------------------------------------
-#: Registry names written in capitals in cohort display names (not cohort names).
-_ACRONYMS = {"ebmt", "cibmtr", "asbmt", "eular", "acr"}
-
-
 def _cohort_label(code: str) -> str:
-    m = re.fullmatch(r"([a-z]+)_([a-z]+)(\d{4})", str(code))
-    if m:
-        who = m.group(2).upper() if m.group(2) in _ACRONYMS else m.group(2).capitalize()
-        return f"{m.group(1).upper()}, {who} {m.group(3)}"
-    return str(code)
+    """Display name of one cohort code (:func:`sle_nb_utils.published.cohort_display_name`)."""
+    return _published.cohort_display_name(code)
 
 
 def cohort_labels(adsl: pd.DataFrame) -> dict:
-    """Display name of every cohort in the data: ``arm_authorYYYY`` -> ``"ARM, Author YYYY"``
-    (e.g. a cohort coded ``msct_wang2013`` shows as "MSCT, Wang 2013"); other codes unchanged."""
-    return {c: _cohort_label(c) for c in sorted(adsl["STUDYID"].astype(str).unique())}
+    """Display name of every cohort in the data (``adsl.STUDYID``), from the package's one naming
+    rule, :func:`sle_nb_utils.published.cohort_display_names` (e.g. ``msct_wang2013`` -> "MSCT,
+    Wang 2013"; ``hsct_center_a`` -> "HSCT, Center A")."""
+    return _published.cohort_display_names(adsl["STUDYID"].astype(str))
 
 
 def measure_table() -> pd.DataFrame:
@@ -524,7 +518,7 @@ def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.D
 
     Returns
     -------
-    DataFrame: ``source_id``, ``published_cohort``, ``compared_with``, ``measure``, ``month``,
+    DataFrame: ``source_id``, ``published_cohort`` (display name), ``compared_with``, ``measure``, ``month``,
     ``statistic``, ``published``, ``published_n``, ``spread``, ``ours``, ``our_n``,
     ``diff_pct``, ``direction``, ``verdict``.
     """
@@ -579,7 +573,7 @@ def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.D
             verdict = "close"
         else:
             verdict = f"{'higher' if diff > 0 else 'lower'} by {abs(diff):.0f}%"
-        rows.append({"source_id": p["source_id"], "published_cohort": pc,
+        rows.append({"source_id": p["source_id"], "published_cohort": _cohort_label(pc),
                      "compared_with": ", ".join(_cohort_label(m) for m in match), "measure": measure,
                      "month": month, "statistic": stat, "published": pub, "published_n": p["n"],
                      "spread": "" if pd.isna(p["spread"]) else f"{p['spread']} ({p['spread_kind']})",

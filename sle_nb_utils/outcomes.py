@@ -48,9 +48,14 @@ __all__ = [
     "censoring_pattern",
     "causes_of_death",
     "cd34_calibration_check",
+    "arm_cohorts",
+    "series_cohort",
+    "calibration_cohorts",
+    "suppress_small",
+    "conclusions",
+    "named",
+    "cohort_overview",
 ]
-
-HSCT_COHORTS = ("hsct_burt2006", "hsct_ebmt2013")
 
 #: Endpoints estimated by Kaplan-Meier (event = status 1); the others are competing-risk endpoints
 #: estimated by Aalen-Johansen (status 1 = event of interest, 2 = competing event).
@@ -130,6 +135,46 @@ def _select(data: pd.DataFrame, endpoint: str, cohorts=None) -> pd.DataFrame:
     if d.empty:
         raise ValueError(f"no rows for endpoint {endpoint!r} and cohorts {cohorts!r}")
     return d.sort_values(["cohort", "patient_id"]).reset_index(drop=True)
+
+
+def arm_cohorts(data: pd.DataFrame, arm: str) -> list[str]:
+    """The cohorts of ``data`` (a :func:`survival_data` table, or ``adsl``) whose arm is ``arm``
+    (case-insensitive), sorted: the cohort lists of the notebooks come from the data, not from names."""
+    c, a = ("STUDYID", "ARM") if "STUDYID" in data else ("cohort", "arm")
+    d = data[[c, a]].astype(str).drop_duplicates()
+    return sorted(d.loc[d[a].str.upper() == str(arm).upper(), c])
+
+
+def series_cohort(data: pd.DataFrame, source_id: str) -> str | None:
+    """The cohort of ``data`` that ``data/published/cohort_sources.csv`` maps to the published series
+    ``source_id`` (e.g. ``"burt2006"``), or None when no cohort of the data does (a user's own
+    series): the calibration checks against that series are then not computed."""
+    from . import published
+
+    col = "STUDYID" if "STUDYID" in data else "cohort"
+    found = published.cohorts_of_series(data[col].astype(str).unique(), source_id)
+    return found[0] if found else None
+
+
+def calibration_cohorts(data: pd.DataFrame, arm: str | None = None) -> list[str]:
+    """The cohorts of ``data`` that map to any published series (``cohort_sources.csv``), optionally
+    of one ``arm``; sorted, empty on data with no bundled series."""
+    from . import published
+
+    src = published.cohort_sources()
+    if arm is not None:
+        src = src.loc[src["arm"].astype(str).str.upper() == str(arm).upper()]
+    col = "STUDYID" if "STUDYID" in data else "cohort"
+    return sorted(set(src["cohort"].astype(str)) & set(data[col].astype(str).unique()))
+
+
+def _require(cohort, source_id: str, what: str) -> str:
+    if cohort is None:
+        from . import published
+
+        raise ValueError(f"{what}: no cohort of the data maps to {published.series_name(source_id)} "
+                         "(data/published/cohort_sources.csv); pass cohort=")
+    return cohort
 
 
 def endpoint_frame(data: pd.DataFrame, endpoint: str, cohorts=None) -> pd.DataFrame:
@@ -445,12 +490,14 @@ def published_comparison(data: pd.DataFrame, figures: pd.DataFrame | None = None
             }
         )
     order = {m: i for i, m in enumerate(PUBLISHED_MEASURES)}
-    out = pd.DataFrame(rows)
+    cols = ["cohort", "measure", "endpoint", "months", "sources", "published", "recomputed",
+            "estimate_pct", "se_pct", "pass"]
+    out = pd.DataFrame(rows, columns=cols)
     out = out.sort_values(["cohort", "measure"], key=lambda s: s.map(order) if s.name == "measure" else s)
     return out.reset_index(drop=True)
 
 
-def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.DataFrame | None = None) -> pd.DataFrame:
+def trm_counts(data: pd.DataFrame, cohort: str | None = None, figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Treatment-related mortality counted two ways, from the data, next to the published figures.
 
     Rows: ``treatment-related deaths`` (TRM endpoint, status 1: deaths the source attributes to
@@ -459,8 +506,11 @@ def trm_counts(data: pd.DataFrame, cohort: str = "hsct_burt2006", figures: pd.Da
     Columns ``count``, ``deaths``, ``patients``, ``pct``, ``published_pct``, ``published_by``,
     ``hypothesis`` (how the published figure is taken to have counted), ``pass``. Both counts are by
     intention to treat: pass the ITT table (``survival_data(definition="origin_itt_mobilisation")``);
-    with the primary (from-transplant) table the pre-transplant deaths are absent.
+    with the primary (from-transplant) table the pre-transplant deaths are absent. ``cohort``: None
+    = the cohort that ``cohort_sources.csv`` maps to Burt 2006 (ValueError when there is none).
     """
+    cohort = _require(series_cohort(data, "burt2006") if cohort is None else cohort, "burt2006",
+                      "trm_counts")
     if figures is None:
         from . import published
 
@@ -507,7 +557,7 @@ def _published_value(figures: pd.DataFrame, cohort: str, endpoint: str, months: 
     return float(f["value_pct"].iloc[0]), float(f["se_pct"].dropna().iloc[0]) if f["se_pct"].notna().any() else np.nan
 
 
-def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, months: float = 60.0,
+def sensitivity_table(data_dir=None, definitions=None, cohorts=None, months: float = 60.0,
                       figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """OS, DFS, relapse and NRM at ``months`` under the primary and each sensitivity definition.
 
@@ -516,7 +566,7 @@ def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, mon
     data_dir : as :func:`survival_data`.
     definitions : names (default: ``"primary"`` and every key of
         :data:`sle_nb_utils.endpoints.SENSITIVITY`).
-    cohorts : cohorts to report (default: the two HSCT series, which publish 5-year figures).
+    cohorts : cohorts to report (default: every HSCT cohort of the data, :func:`arm_cohorts`).
     months : the milestone (default 60).
 
     Returns
@@ -534,6 +584,8 @@ def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, mon
     rows = []
     for name in names:
         data = survival_data(data_dir, definition=name)
+        if cohorts is None:
+            cohorts = arm_cohorts(data, "HSCT")
         for cohort in cohorts:
             for ep in ("OS", "DFS", "REL", "NRM"):
                 m = milestone_table(data, ep, by=None, at=[months], cohorts=cohort).iloc[0]
@@ -545,7 +597,8 @@ def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, mon
                              "cohort": cohort, "endpoint": ep, "n": n, "estimate_pct": m["estimate_pct"],
                              "se_pct": m["se_pct"], "published_pct": pv, "published_se_pct": ps,
                              "matches_published": match})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["definition", "description", "cohort", "endpoint", "n", "estimate_pct",
+                                      "se_pct", "published_pct", "published_se_pct", "matches_published"])
     order = {nm: i for i, nm in enumerate(names)}
     ep_order = {"OS": 0, "DFS": 1, "REL": 2, "NRM": 3}
     out = out.sort_values(["cohort", "endpoint", "definition"],
@@ -554,15 +607,20 @@ def sensitivity_table(data_dir=None, definitions=None, cohorts=HSCT_COHORTS, mon
     return out.reset_index(drop=True)
 
 
-def origin_comparison(data_dir=None, cohort: str = "hsct_burt2006", months: float = 60.0,
+def origin_comparison(data_dir=None, cohort: str | None = None, months: float = 60.0,
                       figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Burt 2006 from both time origins side by side: from transplant (the 48 transplanted; the
     primary origin) and by intention to treat from mobilisation (all 50 enrolled).
+
+    ``cohort``: None = the cohort of the data that ``cohort_sources.csv`` maps to Burt 2006
+    (ValueError when there is none).
 
     Returns one row per endpoint: ``endpoint``, ``published_pct``, ``from_transplant_pct``,
     ``n_from_transplant``, ``itt_mobilisation_pct``, ``n_itt``, ``matches_from_transplant``,
     ``matches_itt`` (rounds to the published value).
     """
+    if cohort is None:
+        cohort = _require(series_cohort(survival_data(data_dir), "burt2006"), "burt2006", "origin_comparison")
     t = sensitivity_table(data_dir, ["primary", "origin_itt_mobilisation"], [cohort], months, figures)
     a = t[t["definition"] == "primary"].set_index("endpoint")
     b = t[t["definition"] == "origin_itt_mobilisation"].set_index("endpoint")
@@ -579,7 +637,7 @@ def origin_comparison(data_dir=None, cohort: str = "hsct_burt2006", months: floa
     return out
 
 
-def cif_variance_table(data: pd.DataFrame, endpoints=("REL", "NRM"), cohorts=HSCT_COHORTS,
+def cif_variance_table(data: pd.DataFrame, endpoints=("REL", "NRM"), cohorts=None,
                        months: float = 60.0, figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """The cumulative incidence at ``months`` with two standard errors, and which one the published
     "±" matches.
@@ -588,10 +646,13 @@ def cif_variance_table(data: pd.DataFrame, endpoints=("REL", "NRM"), cohorts=HSC
     infinitesimal-jackknife SE of R ``survfit`` multi-state (:func:`cif_ij_se_at`). Returns
     ``cohort``, ``endpoint``, ``estimate_pct``, ``se_gray_pct``, ``se_ij_pct``, ``published_pct``,
     ``published_se_pct``, ``gray_matches``, ``ij_matches`` (NA where no SE is published).
+    ``cohorts``: None = the HSCT cohorts of the data that map to a published series
+    (:func:`calibration_cohorts`).
     """
     from . import published
 
     figures = published.figures() if figures is None else figures
+    cohorts = calibration_cohorts(data, "HSCT") if cohorts is None else cohorts
     rows = []
     for cohort in cohorts:
         for ep in endpoints:
@@ -604,7 +665,8 @@ def cif_variance_table(data: pd.DataFrame, endpoints=("REL", "NRM"), cohorts=HSC
                          "se_gray_pct": g, "se_ij_pct": ij, "published_pct": pv, "published_se_pct": ps,
                          "gray_matches": pd.NA if np.isnan(ps) else rounds_to(g, ps),
                          "ij_matches": pd.NA if np.isnan(ps) else rounds_to(ij, ps)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["cohort", "endpoint", "estimate_pct", "se_gray_pct", "se_ij_pct",
+                                       "published_pct", "published_se_pct", "gray_matches", "ij_matches"])
 
 
 def follow_up_table(data: pd.DataFrame, longitudinal: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -686,7 +748,7 @@ def causes_of_death(patients: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cd34_calibration_check(data: pd.DataFrame, cohort: str = "hsct_ebmt2013", months: float = 36.0,
+def cd34_calibration_check(data: pd.DataFrame, cohort: str | None = None, months: float = 36.0,
                            conf_level: float = 0.95) -> dict:
     """The CD34-selection / relapse association, which the generator put in to reproduce Alchi 2013
     (lower relapse incidence with CD34 selection, p = 0.001): a calibration check, not evidence.
@@ -694,11 +756,113 @@ def cd34_calibration_check(data: pd.DataFrame, cohort: str = "hsct_ebmt2013", mo
     Only the EBMT series varies CD34 selection (every Burt 2006 graft was CD34-selected), so the
     contrast is estimated within it. Returns a dict of three tables: ``cif`` (relapse incidence at
     ``months`` by CD34 selection, Aalen-Johansen), ``gray`` (Gray's test within the cohort) and
-    ``fine_gray`` (Fine-Gray model of relapse on CD34 selection within the cohort).
+    ``fine_gray`` (Fine-Gray model of relapse on CD34 selection within the cohort). ``cohort``:
+    None = the cohort that ``cohort_sources.csv`` maps to Alchi 2013 (ValueError when there is none).
     """
+    cohort = _require(series_cohort(data, "alchi2013") if cohort is None else cohort, "alchi2013",
+                      "cd34_calibration_check")
     d = data.loc[data["cohort"] == cohort].copy()
     d["cd34"] = np.where(d["cd34_selected"].astype("boolean").fillna(False), "CD34-selected", "unselected")
     cif = milestone_table(d, "REL", by="cd34", at=[months], conf_level=conf_level)
     gray = gray_summary(d, "REL", by="cd34")
     fg = fine_gray_model(d, "REL", ["cd34_selected"], conf_level=conf_level)
     return {"cif": cif, "gray": gray, "fine_gray": fg}
+
+
+# ---------------------------------------------------------------------------------------------
+# small-cell suppression and concluding text (notebook 04 on any data)
+# ---------------------------------------------------------------------------------------------
+def suppress_small(table: pd.DataFrame, columns, min_count: int | None) -> pd.DataFrame:
+    """``table`` with each count of ``columns`` from 1 to ``min_count - 1`` written ``"<min_count"``
+    (small-cell suppression on a user's data, so a page does not single out a few patients).
+
+    ``min_count`` None or below 2 returns the table unchanged. Zeros stay 0.
+    """
+    if min_count is None or int(min_count) < 2:
+        return table
+    out = table.copy()
+    for c in columns:
+        v = pd.to_numeric(out[c], errors="coerce")
+        small = v.notna() & (v >= 1) & (v < int(min_count))
+        if small.any():
+            out[c] = out[c].astype(object).where(~small, f"<{int(min_count)}")
+    return out
+
+
+def conclusions(data: pd.DataFrame, comparison: pd.DataFrame | None = None, months: float = 60.0,
+                names: dict | None = None, bundled: bool = False) -> str:
+    """Concluding text of notebook 04 computed from the results (Markdown bullet list).
+
+    Per cohort: patients, OS and DFS (Kaplan-Meier, ± SE) at ``months`` or, when follow-up is shorter,
+    at the cohort's last milestone of 12-month steps, and how many remain at risk then. With a
+    ``comparison`` (:func:`published_comparison`) that has rows: how many published figures the
+    estimators reproduce. ``bundled`` adds the caveat that agreement on calibrated synthetic data tests
+    the pipeline, not the clinical claims.
+    """
+    names = names or {}
+    lines = []
+    for cohort in sorted(data["cohort"].astype(str).unique()):
+        os_ = data.loc[(data["endpoint"] == "OS") & (data["cohort"] == cohort)]
+        if os_.empty:
+            continue
+        last = float(os_["time_months"].max())
+        at = months if last >= months else 12.0 * np.floor(last / 12.0)
+        name = names.get(cohort, cohort)
+        if at <= 0:
+            lines.append(f"- **{name}** ({len(os_)} patients): follow-up shorter than 12 months; no milestone estimate.")
+            continue
+        parts = []
+        n_risk = None
+        for ep in KM_ENDPOINTS:
+            m = milestone_table(data, ep, by=None, at=[at], cohorts=cohort).iloc[0]
+            parts.append(f"{ep} {m['estimate_pm']}")
+            n_risk = int(m["n_risk"]) if ep == "OS" else n_risk
+        lines.append(f"- **{name}** ({len(os_)} patients): at {at:g} months {', '.join(parts)} "
+                     f"(Kaplan-Meier, ± SE); {n_risk} still at risk for OS.")
+    if comparison is not None and len(comparison):
+        k, n = int(comparison["pass"].sum()), len(comparison)
+        lines.append(f"- Of {n} published 5-year figures of the series that map to these cohorts, the "
+                     f"estimators under the primary definitions reproduce {k} at the published rounding.")
+    else:
+        lines.append("- No published 5-year figure belongs to a series that these cohorts map to "
+                     "(`data/published/cohort_sources.csv`), so nothing is compared with published figures.")
+    risk = [int(milestone_table(data, "OS", by=None, at=[months], cohorts=c).iloc[0]["n_risk"])
+            for c in sorted(data["cohort"].astype(str).unique())]
+    if risk and max(risk) < 10:
+        lines.append(f"- Fewer than 10 patients per cohort remain at risk at {months:g} months, so the "
+                     "intervals there are wide.")
+    if bundled:
+        lines.append("- The data are synthetic and built to hit the published summaries (the CD34 "
+                     "association included), so agreement with the papers tests this pipeline, not the "
+                     "clinical claims.")
+    return "\n".join(lines)
+
+
+def named(table: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """``table`` for display: cohort codes in its ``cohort`` and ``group`` columns replaced by their
+    display names (``names``, e.g. :func:`sle_nb_utils.published.cohort_display_names`); other
+    values (e.g. "CD34-selected") unchanged. Computations keep the codes; only the shown table
+    changes."""
+    out = table.copy()
+    for c in ("cohort", "group"):
+        if c in out.columns:
+            out[c] = out[c].map(lambda v: names.get(v, v))
+    return out
+
+
+def cohort_overview(data: pd.DataFrame, names: dict | None = None) -> pd.DataFrame:
+    """The cohorts of a :func:`survival_data` table: ``cohort`` (display name), ``code``, ``arm``,
+    ``patients`` (in the OS rows) and ``published series`` (from ``cohort_sources.csv``; "none"
+    for a cohort that maps to no published series). Sorted by code."""
+    from . import published
+
+    names = names or published.cohort_display_names(data["cohort"])
+    series = published.cohort_sources().set_index("cohort")["series"]
+    os_ = data.loc[data["endpoint"] == "OS"]
+    rows = []
+    for code, g in data.groupby("cohort", sort=True):
+        rows.append({"cohort": names.get(code, code), "code": code, "arm": str(g["arm"].iloc[0]),
+                     "patients": int(os_.loc[os_["cohort"] == code, "patient_id"].nunique()),
+                     "published series": str(series.get(code, "none"))})
+    return pd.DataFrame(rows, columns=["cohort", "code", "arm", "patients", "published series"])
+

@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-COHORT_ORDER = ["msct_wang2013", "hsct_burt2006", "hsct_ebmt2013"]
+
+def cohort_order(patients: pd.DataFrame) -> list:
+    """Cohorts of ``patients`` in display order, from the data: grouped by arm (arms in reverse
+    alphabetical order, so MSCT before HSCT), codes sorted within an arm; sorted codes when there is
+    no ``arm`` column."""
+    if "arm" not in patients.columns:
+        return sorted(set(patients["cohort"]))
+    d = patients[["arm", "cohort"]].astype(str).drop_duplicates("cohort")
+    return d.sort_values(["arm", "cohort"], ascending=[False, True])["cohort"].tolist()
 
 
 def _ax(ax, size=(6.5, 4.0)):
@@ -23,8 +31,7 @@ def _ax(ax, size=(6.5, 4.0)):
 def plot_baseline_by_cohort(patients: pd.DataFrame, column: str, label: str, ax=None):
     """Box + strip plot of one baseline variable by cohort."""
     ax = _ax(ax)
-    order = [c for c in COHORT_ORDER if c in set(patients["cohort"])] + sorted(
-        set(patients["cohort"]) - set(COHORT_ORDER))
+    order = cohort_order(patients)
     sns.boxplot(data=patients, x="cohort", y=column, order=order, ax=ax, color="0.9", fliersize=0)
     rng = np.random.default_rng(0)  # seeded jitter: the figure is the same at every run
     for i, cohort in enumerate(order):

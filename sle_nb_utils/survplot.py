@@ -28,6 +28,14 @@ def _ax(ax, figsize=(7, 4.5)):
     return ax
 
 
+def _no_data(ax, what: str = "no patients in this selection"):
+    """An empty panel that says why it is empty (no curves to draw; never an IndexError)."""
+    ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
 def _risk_rows(ax, t, e, risk_table_at, group, labels, colors, title="Number at risk (cumulative events)"):
     """Draw "n at risk (cumulative events)" rows under the x-axis, aligned with the ticks."""
     at = np.sort(np.asarray(risk_table_at, dtype=float))
@@ -89,6 +97,8 @@ def plot_km(
     ax = _ax(ax)
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=float).astype(int)
+    if t.size == 0:
+        return _no_data(ax)
     labels, codes = as_groups(group, t.size)
     colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, lab in enumerate(labels):
@@ -110,7 +120,7 @@ def plot_km(
     ax.set_xlim(left=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if group is not None:
+    if group is not None and len(labels):
         ax.legend(frameon=False)
     if risk_table_at is not None:
         _risk_rows(ax, t, e, risk_table_at, group, labels, colors)
@@ -151,6 +161,8 @@ def plot_cif(
     ax = _ax(ax)
     t = np.asarray(time, dtype=float)
     st = np.asarray(status).astype(int)
+    if t.size == 0:
+        return _no_data(ax)
     labels, codes = as_groups(group, t.size)
     colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, lab in enumerate(labels):
@@ -168,7 +180,7 @@ def plot_cif(
     ax.set_xlim(left=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if group is not None:
+    if group is not None and len(labels):
         ax.legend(frameon=False, loc="upper left")
     if risk_table_at is not None:
         _risk_rows(ax, t, (st == cause).astype(int), risk_table_at, group, labels, colors)
@@ -234,6 +246,8 @@ def plot_cif_stacked(
     ax = _ax(ax)
     t = np.asarray(time, dtype=float)
     s = np.asarray(status).astype(int)
+    if t.size == 0:
+        return _no_data(ax)
     if causes is None:
         causes = {int(c): f"Cause {int(c)}" for c in np.unique(s[s != 0])}
     grid = np.concatenate(([0.0], np.unique(t)))

@@ -20,7 +20,7 @@ def t():
 def test_cohort_labels_from_data():
     adsl = pd.DataFrame({"STUDYID": ["msct_wang2013", "hsct_ebmt2013", "my_cohort", "msct_wang2013"]})
     assert lg.cohort_labels(adsl) == {"hsct_ebmt2013": "HSCT, EBMT 2013", "msct_wang2013": "MSCT, Wang 2013",
-                                      "my_cohort": "my_cohort"}
+                                      "my_cohort": "My Cohort"}  # readable fallback (published.cohort_display_name)
 
 
 def test_visit_accounting_adds_up(t):

@@ -282,3 +282,93 @@ def test_notebook_04_has_no_between_series_tests_and_no_overclaiming_title():
     assert "would sign" not in text and "statistician" not in text.lower()
     # the generator-made CD34 association is labelled as a calibration check, within one series
     assert "calibration check" in text and "cd34_calibration_check" in code
+
+
+# ---------------------------------------------------------------------------------------------
+# any cohort (issue 13, item 1): cohorts, arms and names come from the data
+# ---------------------------------------------------------------------------------------------
+def _relabelled(data):
+    codes = {"hsct_burt2006": "hsct_center_a", "hsct_ebmt2013": "hsct_center_c", "msct_wang2013": "msct_center_b"}
+    return data.assign(cohort=data.cohort.map(codes))
+
+
+def test_cohort_lists_come_from_the_arm_column(data):
+    assert outcomes.arm_cohorts(data, "HSCT") == HSCT
+    assert outcomes.arm_cohorts(data, "msct") == ["msct_wang2013"]
+    other = _relabelled(data)
+    assert outcomes.arm_cohorts(other, "HSCT") == ["hsct_center_a", "hsct_center_c"]
+    assert outcomes.series_cohort(data, "burt2006") == "hsct_burt2006"
+    assert outcomes.series_cohort(other, "burt2006") is None
+    assert outcomes.calibration_cohorts(data, "HSCT") == HSCT and outcomes.calibration_cohorts(other) == []
+
+
+def test_calibration_functions_say_why_they_cannot_run_on_unmapped_cohorts(data):
+    other = _relabelled(data)
+    with pytest.raises(ValueError, match="Burt 2006"):
+        outcomes.trm_counts(other)
+    with pytest.raises(ValueError, match="Alchi 2013"):
+        outcomes.cd34_calibration_check(other)
+    assert outcomes.published_comparison(other).empty
+    assert list(outcomes.published_comparison(other).columns)[:3] == ["cohort", "measure", "endpoint"]
+    assert outcomes.cif_variance_table(other).empty
+    # the defaults find the bundled series through cohort_sources.csv, with the same numbers as before
+    pd.testing.assert_frame_equal(outcomes.trm_counts(data), outcomes.trm_counts(data, "hsct_burt2006"))
+    assert outcomes.cd34_calibration_check(data)["cif"].equals(
+        outcomes.cd34_calibration_check(data, "hsct_ebmt2013")["cif"])
+
+
+def test_display_names_one_rule_with_readable_fallback():
+    from sle_nb_utils import claims, longitudinal, published
+
+    names = published.cohort_display_names(["hsct_burt2006", "hsct_ebmt2013", "msct_wang2013", "hsct_center_a",
+                                            "site-3"])
+    assert names == {"hsct_burt2006": "HSCT, Burt 2006", "hsct_ebmt2013": "HSCT, EBMT 2013",
+                     "msct_wang2013": "MSCT, Wang 2013", "hsct_center_a": "HSCT, Center A", "site-3": "Site 3"}
+    # names stay distinct when two codes read alike
+    assert len(set(published.cohort_display_names(["center_a", "center-a"]).values())) == 2
+    adsl = pd.DataFrame({"STUDYID": ["msct_center_b", "hsct_center_a"]})
+    assert longitudinal.cohort_labels(adsl) == published.cohort_display_names(adsl.STUDYID)
+    assert claims.cohort_names({"adsl": adsl}) == published.cohort_display_names(adsl.STUDYID)
+
+
+def test_plots_with_no_rows_draw_an_empty_panel():
+    import matplotlib.pyplot as plt
+
+    from sle_nb_utils import survplot
+
+    e = np.array([], dtype=float)
+    for ax in (survplot.plot_cif_stacked(e, e.astype(int), causes={1: "Relapse", 2: "NRM"}),
+               survplot.plot_km(e, e, group=np.array([], dtype=object), risk_table_at=[0, 12]),
+               survplot.plot_cif(e, e.astype(int), group=np.array([], dtype=object))):
+        assert any("no patients" in t.get_text() for t in ax.texts)
+    plt.close("all")
+
+
+def test_small_cells_and_computed_conclusions(data):
+    t = pd.DataFrame({"cohort": ["a", "b", "c"], "deaths": [0, 3, 7]})
+    s = outcomes.suppress_small(t, ["deaths"], 5)
+    assert s.deaths.tolist() == [0, "<5", 7] and outcomes.suppress_small(t, ["deaths"], None).equals(t)
+    text = outcomes.conclusions(data, outcomes.published_comparison(data), bundled=True)
+    assert "reproduce 6" in text and "synthetic" in text and "OS 84 ± 7%" in text
+    other = _relabelled(data)
+    text = outcomes.conclusions(other, outcomes.published_comparison(other), bundled=False,
+                                names={"hsct_center_a": "HSCT, Center A"})
+    assert "synthetic" not in text and "nothing is compared with published figures" in text
+    assert "HSCT, Center A" in text and "burt" not in text.lower()
+
+
+def test_notebook_04_takes_cohorts_and_names_from_the_data():
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_survival_curves.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert not re.search(r"hsct_burt2006|hsct_ebmt2013|msct_wang2013", code)
+    params = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1
+    for name in ("DATA_DIR", "COHORTS", "MILESTONES_MONTHS", "MIN_CELL_COUNT"):
+        assert re.search(rf"^{name} = ", "".join(params[0]["source"]), re.M)
+    notice = [c for c in nb["cells"] if "SYNTHETIC" in "".join(c["source"])]
+    assert notice and all(c["cell_type"] == "code" and "if BUNDLED" in "".join(c["source"]) for c in notice)
+
