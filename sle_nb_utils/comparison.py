@@ -127,16 +127,18 @@ def select(tables: dict, data: pd.DataFrame, cohorts: Sequence[str] | None = Non
 
 def series_design() -> pd.DataFrame:
     """Published design facts of the bundled cohorts (``data/published/series_design.csv``):
-    ``cohort``, ``display_name``, ``series_id``, ``indication``, ``relapse_definition_published``,
+    ``cohort``, ``series_id``, ``indication``, ``relapse_definition_published``,
     ``concomitant_immunosuppression_published``, ``source_note``."""
     return pd.read_csv(PUBLISHED_DIR / "series_design.csv", dtype=str, keep_default_na=False)
 
 
 def display_names(cohorts: Sequence[str]) -> dict:
-    """Cohort code -> readable name: the bundled cohorts' names from :func:`series_design`; any
-    other cohort (a user's own) keeps its code."""
-    known = series_design().set_index("cohort")["display_name"]
-    return {c: str(known.get(c, c)) for c in cohorts}
+    """Cohort code -> readable name, by the one naming rule of the package
+    (:func:`sle_nb_utils.published.cohort_display_names`; a user's cohort gets a readable form of
+    its code)."""
+    from .published import cohort_display_names
+
+    return dict(cohort_display_names(list(cohorts)))
 
 
 def arms(adsl: pd.DataFrame) -> list[str]:

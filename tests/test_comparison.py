@@ -97,9 +97,12 @@ def test_series_differences_are_computed_from_the_data(tables, data):
         assert r.time_origin and r.indication
 
 
-def test_display_names_keep_unknown_codes():
-    names = comparison.display_names(["my_cohort_2024"])
-    assert names == {"my_cohort_2024": "my_cohort_2024"}
+def test_display_names_follow_the_one_naming_rule():
+    from sle_nb_utils import published
+
+    codes = ["my_cohort_2024", "hsct_burt2006"]
+    assert comparison.display_names(codes) == dict(published.cohort_display_names(codes))
+    assert comparison.display_names(["my_cohort_2024"])["my_cohort_2024"] != ""
 
 
 def test_select_restricts_and_refuses_unknown_cohorts(tables, data):
