@@ -905,11 +905,16 @@ def plot_cr_trend(trend: pd.DataFrame, ax=None, synthetic: bool = True):
                 fmt="o", color="C0", capsize=4, label="recomputed (synthetic)" if synthetic else "recomputed")
     for xi, r in zip(x, trend.itertuples()):
         ax.annotate(f"n={r.evaluable}", (xi, 2), ha="center", fontsize=9, color="0.3")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{int(v)} y" for v in x])
+    return _yearly_percent_axes(ax, x, "visit (years after MSCT)", "complete remission, % (95% CI)")
+
+
+def _yearly_percent_axes(ax, years, xlabel: str, ylabel: str):
+    """Ticks at whole years, a 0-100 % axis, labels and the legend of the yearly percent plots."""
+    ax.set_xticks(years)
+    ax.set_xticklabels([f"{int(v)} y" for v in years])
     ax.set_ylim(0, 100)
-    ax.set_xlabel("visit (years after MSCT)")
-    ax.set_ylabel("complete remission, % (95% CI)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper left", frameon=False, fontsize=9)
     return ax
 
@@ -922,13 +927,7 @@ def plot_relapse_crude_vs_cif(table: pd.DataFrame, ax=None):
                 label="relapses in year k / seen at year k (crude)")
     ax.errorbar(x + 0.08, table["cif_pct"], yerr=_err(table["cif_pct"], table["cif_lower"], table["cif_upper"]), fmt="D", color="C3", capsize=4,
                 label="cumulative incidence by year k (Aalen-Johansen)")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{int(v)} y" for v in x])
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("years after MSCT")
-    ax.set_ylabel("relapse, % (95% CI)")
-    ax.legend(loc="upper left", frameon=False, fontsize=9)
-    return ax
+    return _yearly_percent_axes(ax, x, "years after MSCT", "relapse, % (95% CI)")
 
 
 def plot_taper(table: pd.DataFrame, ax=None):
