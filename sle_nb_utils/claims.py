@@ -238,11 +238,10 @@ def _km_or_aj(row, cohorts, tables, conf_level):
 
 
 def _trm_counts(adsl: pd.DataFrame, cohorts) -> dict:
+    from .endpoints import trm_counts
+
     a = adsl[adsl["STUDYID"].astype(str).isin(cohorts)]
-    dead = a["DTHFL"].astype(str) == "Y"
-    return {"enrolled": len(a),
-            "before_transplant": int((dead & a["TRSDT"].isna()).sum()),
-            "treatment_related": int((dead & (a["DTHTRFL"].astype(str) == "Y")).sum())}
+    return trm_counts(a["DTHFL"].astype(str) == "Y", a["TRSDT"].notna(), a["DTHTRFL"].astype(str) == "Y")
 
 
 def _trm(row, cohorts, tables, conf_level):

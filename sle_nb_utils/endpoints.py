@@ -260,6 +260,34 @@ def analysis_origin(patients: pd.DataFrame, origin: str = "itt") -> tuple[pd.Ser
     return col, date
 
 
+#: The two ways treatment-related mortality is counted for an HSCT series (``docs/endpoints.md``):
+#: ``treatment_related`` = deaths the source attributes to the treatment, of all enrolled (Burt 2006:
+#: "Treatment-related mortality was 2% (1/50)", intention to treat); ``before_transplant`` = deaths
+#: after mobilisation and before transplant, of all enrolled (our hypothesis for the seed's 4%).
+TRM_COUNTS = ("treatment_related", "before_transplant")
+
+
+def trm_counts(dead, transplanted, treatment_related) -> dict:
+    """Treatment-related mortality counted both ways (:data:`TRM_COUNTS`), by intention to treat.
+
+    Parameters
+    ----------
+    dead, transplanted, treatment_related : array-like of bool
+        One value per enrolled patient: died; was transplanted; the death is attributed to the
+        treatment by the source (missing = not attributed).
+
+    Returns
+    -------
+    dict
+        ``enrolled`` (the denominator of both), ``treatment_related``, ``before_transplant``.
+    """
+    dead = np.asarray(dead, dtype=bool)
+    transplanted = np.asarray(transplanted, dtype=bool)
+    trm = np.asarray(pd.array(treatment_related, dtype="boolean").fillna(False), dtype=bool)
+    return {"enrolled": int(dead.size), "treatment_related": int((dead & trm).sum()),
+            "before_transplant": int((dead & ~transplanted).sum())}
+
+
 def competing_status(time_death, dead, time_relapse, relapsed):
     """First event of relapse vs death: ``(time, status)`` with status 1 relapse first, 2 death
     without prior relapse, 0 censored. A relapse on the day of death counts as the relapse."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import endpoints
 from .published import PUBLISHED_MEASURES, rounds_to
 from .stats._validate import as_groups
 from .stats.cif_variance import cif_ij_se_at
@@ -522,10 +523,12 @@ def trm_counts(data: pd.DataFrame, cohort: str | None = None, figures: pd.DataFr
     n = len(os_)
     # each published figure with the count it stands for: Burt 2006 counts deaths it attributes to the
     # treatment (1/50, ITT); the seed's 4 % equals the deaths after mobilisation, before transplant
+    died = os_["status"] == 1
+    attributed = os_["patient_id"].isin(trm.loc[trm["status"] == 1, "patient_id"])
+    tc = endpoints.trm_counts(died, os_["transplanted"].astype(bool), attributed)
     counts = [
-        ("treatment-related deaths", int((trm["status"] == 1).sum()), "burt2006"),
-        ("deaths after mobilisation, before transplant",
-         int(((os_["status"] == 1) & ~os_["transplanted"].astype(bool)).sum()), "sun_seed"),
+        ("treatment-related deaths", tc["treatment_related"], "burt2006"),
+        ("deaths after mobilisation, before transplant", tc["before_transplant"], "sun_seed"),
     ]
     hypotheses = {
         "burt2006": "stated by the source: deaths attributed to the treatment, of all enrolled (ITT)",

@@ -1170,14 +1170,16 @@ def calibration_table(truth: dict[str, pd.DataFrame]) -> pd.DataFrame:
             value = 100 * num / den
             n = den
         elif measure == "treatment_related_mortality":
+            trm = endpoints.trm_counts(pc["death_date"].notna(), pc["transplant_date"].notna(),
+                                       pc["death_treatment_related"])
             if f["source_id"] == "sun_seed":
-                num = int((pc["transplant_date"].isna() & pc["death_date"].notna()).sum())
+                num = trm["before_transplant"]
                 how = ("hypothesis (ours): the seed's 4% counted the deaths after mobilisation and before "
                        "transplant, by intention to treat")
             else:
-                num = int(pc["death_treatment_related"].fillna(False).sum())
+                num = trm["treatment_related"]
                 how = "deaths the source attributes to the treatment / enrolled (intention to treat)"
-            den = len(pc)
+            den = trm["enrolled"]
             value = 100 * num / den
             n = den
         else:

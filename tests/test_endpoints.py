@@ -254,3 +254,12 @@ def test_inclusion_check_counts_patients_below_the_threshold():
     assert (t["patients"], t["meeting_threshold"], t["below_threshold"]) == (2, 1, 1)
     loose = endpoints.RemissionDefinition(refractory_sledai_min=6)
     assert endpoints.inclusion_check(pd.concat([p1, p2]), pd.concat([v1, v2]), loose)["below_threshold"].iloc[0] == 0
+
+
+def test_trm_counts_both_ways_one_rule():
+    """Deaths attributed to the treatment vs deaths before transplant, both of all enrolled."""
+    out = endpoints.trm_counts(dead=[True, True, True, False, False],
+                               transplanted=[False, True, True, True, False],
+                               treatment_related=[None, True, False, None, True])
+    # patient 5 is alive: an attribution without a death does not count
+    assert out == {"enrolled": 5, "treatment_related": 1, "before_transplant": 1}
