@@ -36,6 +36,42 @@ def _no_data(ax, what: str = "no patients in this selection"):
     return ax
 
 
+def _draw_curves(ax, n, group, colors, curve, start: float, conf_int: bool, fill_nan: bool):
+    """One step curve per group with its pointwise band (and censor marks where given).
+
+    ``curve(mask)`` returns ``(table, marks)``: a table with ``time``, ``value``, ``lower``,
+    ``upper`` for the subjects of ``mask``, and censor marks (``time`` and the curve's value) or
+    None.  The curve starts at ``start`` at time 0; ``fill_nan`` draws a missing band limit as 0.
+    Returns the group labels and the colours used.
+    """
+    labels, codes = as_groups(group, n)
+    colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, lab in enumerate(labels):
+        tab, marks = curve(codes == k)
+        x = np.concatenate(([0.0], tab["time"].to_numpy()))
+        c = colors[k % len(colors)]
+        ax.step(x, np.concatenate(([start], tab["value"].to_numpy())), where="post", color=c,
+                label=None if group is None else str(lab), lw=1.6)
+        if conf_int:
+            lo = np.concatenate(([start], tab["lower"].to_numpy()))
+            hi = np.concatenate(([start], tab["upper"].to_numpy()))
+            if fill_nan:
+                lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
+            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+        if marks is not None:
+            ax.plot(marks.iloc[:, 0], marks.iloc[:, 1], ls="none", marker="+", ms=7, mew=1.2, color=c)
+    return labels, colors
+
+
+def _finish_axes(ax, ylim, xlabel: str, ylabel: str, legend: bool, legend_loc: str) -> None:
+    ax.set_ylim(*ylim)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(frameon=False, loc=legend_loc)
+
+
 def _risk_rows(ax, t, e, risk_table_at, group, labels, colors, title="Number at risk (cumulative events)"):
     """Draw "n at risk (cumulative events)" rows under the x-axis, aligned with the ticks."""
     at = np.sort(np.asarray(risk_table_at, dtype=float))
@@ -99,29 +135,15 @@ def plot_km(
     e = np.asarray(event, dtype=float).astype(int)
     if t.size == 0:
         return _no_data(ax)
-    labels, codes = as_groups(group, t.size)
-    colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, lab in enumerate(labels):
-        m = codes == k
+
+    def curve(m):
         km = sv.kaplan_meier(t[m], e[m], conf_level=conf_level, conf_type=conf_type)
-        x = np.concatenate(([0.0], km.time.to_numpy()))
-        y = np.concatenate(([1.0], km.surv.to_numpy()))
-        c = colors[k % len(colors)]
-        name = None if group is None else str(lab)
-        ax.step(x, y, where="post", color=c, label=name, lw=1.6)
-        if conf_int:
-            lo = np.concatenate(([1.0], km.lower.to_numpy()))
-            hi = np.concatenate(([1.0], km.upper.to_numpy()))
-            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
-        if censor_marks:
-            cens = km[km.n_censor > 0]
-            ax.plot(cens.time, cens.surv, ls="none", marker="+", ms=7, mew=1.2, color=c)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if group is not None and len(labels):
-        ax.legend(frameon=False)
+        marks = km.loc[km.n_censor > 0, ["time", "surv"]] if censor_marks else None
+        return km.rename(columns={"surv": "value"}), marks
+
+    labels, colors = _draw_curves(ax, t.size, group, colors, curve, start=1.0, conf_int=conf_int,
+                                  fill_nan=False)
+    _finish_axes(ax, (0, 1.02), xlabel, ylabel, group is not None and len(labels), "best")
     if risk_table_at is not None:
         _risk_rows(ax, t, e, risk_table_at, group, labels, colors)
     return ax
@@ -163,25 +185,14 @@ def plot_cif(
     st = np.asarray(status).astype(int)
     if t.size == 0:
         return _no_data(ax)
-    labels, codes = as_groups(group, t.size)
-    colors = list(colors) if colors is not None else plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, lab in enumerate(labels):
-        m = codes == k
+
+    def curve(m):
         aj = cr.aalen_johansen(t[m], st[m], cause=cause, conf_level=conf_level)
-        x = np.concatenate(([0.0], aj.time.to_numpy()))
-        y = np.concatenate(([0.0], aj.cif.to_numpy()))
-        c = colors[k % len(colors)]
-        ax.step(x, y, where="post", color=c, label=None if group is None else str(lab), lw=1.6)
-        if conf_int:
-            lo = np.nan_to_num(np.concatenate(([0.0], aj.lower.to_numpy())))
-            hi = np.nan_to_num(np.concatenate(([0.0], aj.upper.to_numpy())))
-            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
-    ax.set_ylim(0, 1.0)
-    ax.set_xlim(left=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if group is not None and len(labels):
-        ax.legend(frameon=False, loc="upper left")
+        return aj.rename(columns={"cif": "value"}), None
+
+    labels, colors = _draw_curves(ax, t.size, group, colors, curve, start=0.0, conf_int=conf_int,
+                                  fill_nan=True)
+    _finish_axes(ax, (0, 1.0), xlabel, ylabel, group is not None and len(labels), "upper left")
     if risk_table_at is not None:
         _risk_rows(ax, t, (st == cause).astype(int), risk_table_at, group, labels, colors)
     return ax
