@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import assert_rerun_matches
 
 from sle_nb_utils import claims as C
 from sle_nb_utils import endpoints, outcomes, published
@@ -377,22 +376,10 @@ def test_late_entry_changes_the_answer():
     assert (m["from onset, late entry ignored"] > m["from onset, late entry"]).all()
 
 
-def run_rscript(script, *args, timeout=300):
-    """Run an R script (skip when Rscript is absent; conftest fails the skip under CI)."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    return subprocess.run(["Rscript", str(script), *map(str, args)], check=True, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.mark.r
 def test_r_lupus_reference_rerun(tmp_path):
-    run_rscript(REF / "lupus_late_entry_reference.R", tmp_path)
-    stored = sorted(p.name for p in VAL.glob("*.csv"))
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
-    for name in stored:
-        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(VAL / name),
-                                      check_exact=False, rtol=1e-12, atol=1e-15)
+    assert_rerun_matches(REF / "lupus_late_entry_reference.R", VAL, tmp_path, rtol=1e-12, atol=1e-15,
+                         timeout=300)
 
 
 def test_every_table_of_the_notebook_without_an_msct_cohort(tables):

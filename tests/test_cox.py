@@ -10,14 +10,13 @@ the R script and compares with the stored values; it is skipped when ``Rscript``
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import assert_rerun_matches, run_rscript
 
 from sle_nb_utils.errors import BadInputError, ConvergenceWarning
 from sle_nb_utils.stats.cox import CoxResult, cox_fit, cox_zph
@@ -306,22 +305,9 @@ def test_cluster_implies_robust(d, fits):
 
 
 # ---------------------------------------------------------------- R rerun, bench
-def run_rscript(script, *args, timeout=600):
-    """Run an R script (skip when Rscript is absent; conftest fails the skip under CI)."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    return subprocess.run(["Rscript", str(script), *map(str, args)], check=True, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.mark.r
 def test_r_cox_reference_rerun(tmp_path):
-    run_rscript(REF / "cox_reference.R", tmp_path)
-    stored = sorted(p.name for p in VAL.glob("*.csv"))
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
-    for name in stored:
-        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(VAL / name),
-                                      check_exact=False, rtol=1e-9, atol=1e-12)
+    assert_rerun_matches(REF / "cox_reference.R", VAL, tmp_path)
 
 
 def test_bench_table_without_r():

@@ -7,13 +7,12 @@ criterion: tau^2, pooled estimate and CI within 1e-6 of ``rma(method = "REML", t
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import run_rscript
 
 from sle_nb_utils.errors import BadInputError
 from sle_nb_utils.stats import meta
@@ -107,10 +106,7 @@ def test_bad_variances():
 
 @pytest.mark.r
 def test_r_reference_rerun(tmp_path):
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    subprocess.run(["Rscript", str(REF / "meta_reference.R"), str(tmp_path)], check=True, capture_output=True,
-                   text=True, timeout=300)
+    run_rscript(REF / "meta_reference.R", tmp_path, timeout=300)
     for name in ("escalc.csv", "pooled.csv"):
         new, old = read(tmp_path / name), read(VAL / name)
         pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=1e-12, atol=1e-12)

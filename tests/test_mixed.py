@@ -6,14 +6,13 @@ Values written by ``tests/reference/mixed_reference.R`` into ``tests/reference/v
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import assert_rerun_matches, require_r
 
 from sle_nb_utils.errors import BadInputError
 from sle_nb_utils.stats import mixed
@@ -168,23 +167,9 @@ def test_singular_fit_at_boundary():
     assert fit.extra["singular"]
 
 
-def run_rscript(script, *args, timeout=600):
-    """Run an R script (skip the test when Rscript is absent; conftest fails the skip under CI)."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    return subprocess.run(["Rscript", str(script), *map(str, args)], check=True, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.mark.r
 def test_r_reference_rerun(tmp_path):
-    run_rscript(REF / "mixed_reference.R", tmp_path)
-    stored = sorted(p.name for p in VAL.glob("*.csv"))
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
-    for name in stored:
-        a = pd.read_csv(tmp_path / name)
-        b = pd.read_csv(VAL / name)
-        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+    assert_rerun_matches(REF / "mixed_reference.R", VAL, tmp_path)
 
 
 @pytest.mark.r
@@ -192,8 +177,7 @@ def test_r_reference_rerun(tmp_path):
 def test_bench_estimates_equal_lme4_live():
     """The benchmark's comparison at 2,000 patients x 10 visits: our fit against a live lme4 fit
     (timings are reported by ``make bench``, not asserted)."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
+    require_r()
     from sle_nb_utils.bench import mixed as bench
 
     out = bench.run(n_patients=2000, repeat=1).set_index("fitter")

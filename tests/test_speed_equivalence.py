@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rtools import require_r
 from scipy import stats
 
 from sle_nb_utils.stats import competing as cr
@@ -240,8 +241,7 @@ def test_bench_with_r_small():
 
     from sle_nb_utils.bench import survival as bench_survival
 
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
+    require_r()
     out = bench_survival.run(sizes=(3000,), crr_max_n=2000, crr_n=1000, repeats=1)
     assert len(out) == 12
     timed = out[~((out.method == "fine_gray") & (out.n == 3000))]

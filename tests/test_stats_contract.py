@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import assert_rerun_matches
 
 from sle_nb_utils.errors import BadInputError, ConvergenceWarning
 from sle_nb_utils.stats import _validate as v
@@ -205,15 +206,6 @@ def test_entry_must_precede_exit():
 @pytest.mark.r
 def test_r_late_entry_reference_rerun(tmp_path):
     """Rerun late_entry_reference.R and compare with the stored values."""
-    import shutil
-    import subprocess
-
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    subprocess.run(["Rscript", str(REF / "late_entry_reference.R"), str(tmp_path)], check=True,
-                   capture_output=True, text=True, timeout=300)
-    stored = sorted(p.name for p in LATE.glob("*.csv"))
-    assert stored == sorted(p.name for p in tmp_path.glob("*.csv")) and len(stored) == 5
-    for name in stored:
-        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(LATE / name),
-                                      check_exact=False, rtol=1e-12, atol=1e-14)
+    names = assert_rerun_matches(REF / "late_entry_reference.R", LATE, tmp_path, rtol=1e-12, atol=1e-14,
+                                 timeout=300)
+    assert len(names) == 5

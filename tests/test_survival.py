@@ -7,13 +7,12 @@ it is skipped when ``Rscript`` is absent.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import assert_rerun_matches, run_rscript
 
 from sle_nb_utils.stats import competing as cr
 from sle_nb_utils.stats import cox
@@ -155,23 +154,9 @@ def test_aalen_johansen_matches_lifelines_without_ties():
 
 
 # ---------------------------------------------------------------- R rerun
-def run_rscript(script, *args, timeout=600):
-    """Run an R script (skip the test when Rscript is absent; conftest fails the skip under CI)."""
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    return subprocess.run(["Rscript", str(script), *map(str, args)], check=True, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.mark.r
 def test_r_reference_rerun(tmp_path):
-    run_rscript(REF / "survival_reference.R", tmp_path)
-    stored = sorted(p.name for p in VAL.glob("*.csv"))
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == stored
-    for name in stored:
-        a = pd.read_csv(tmp_path / name)
-        b = pd.read_csv(VAL / name)
-        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+    assert_rerun_matches(REF / "survival_reference.R", VAL, tmp_path)
 
 
 # ---------------------------------------------------------------- log-rank, medians, RMST

@@ -9,14 +9,13 @@ survival 3.5-3) on ``weighted_cox_fixture.csv`` (``make_weighted_cox_fixture.py`
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rtools import run_rscript
 
 from sle_nb_utils.errors import BadInputError, ConvergenceWarning
 from sle_nb_utils.stats import weighting as W
@@ -226,9 +225,6 @@ def test_separation_warns_and_flags_not_converged():
 
 @pytest.mark.r
 def test_r_reference_rerun(tmp_path):
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found")
-    subprocess.run(["Rscript", str(REF / "weighted_cox_reference.R"), str(tmp_path)], check=True,
-                   capture_output=True, text=True, timeout=300)
+    run_rscript(REF / "weighted_cox_reference.R", tmp_path, timeout=300)
     for f in sorted(VAL.glob("*.csv")):
         pd.testing.assert_frame_equal(read(tmp_path / f.name), read(f), check_exact=False, rtol=1e-12, atol=1e-12)
