@@ -237,8 +237,6 @@ def test_crst_edge_cases_equal_loop(block, monkeypatch):
 @pytest.mark.slow
 def test_bench_with_r_small():
     """The benchmark's R side runs and gives our numbers (tiny sizes; a few seconds of R)."""
-    import shutil
-
     from sle_nb_utils.bench import survival as bench_survival
 
     require_r()
