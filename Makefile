@@ -33,7 +33,7 @@ test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
 	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile
 
 unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30 s)
-	$(BIN)/python -m pytest tests -q -m "not r and not slow"
+	$(BIN)/python -m pytest tests -q -m "not r and not slow" -n 2
 
 nbval: $(STAMP) ## nbval on the stored notebook outputs only
 	$(BIN)/python -m pytest $(NB) $(NBVAL) -q

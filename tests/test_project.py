@@ -95,6 +95,7 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # regenerates the whole bundled data set (~7 s); make test runs it
 def test_bundled_data_regenerate_byte_identically(tmp_path, capsys):
     assert cli(["synth", "--out", str(tmp_path)]) == 0
     assert digest(tmp_path / "raw") == digest(config.RAW_DIR)

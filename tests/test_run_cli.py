@@ -19,6 +19,9 @@ from sle_nb_utils.__main__ import LAYOUT_EXAMPLES, build_parser
 from sle_nb_utils.__main__ import main as cli
 from sle_nb_utils.errors import BadInputError
 
+#: end-to-end CLI runs (subprocess + cleaning): `make unit` skips them, `make test` runs them
+pytestmark = pytest.mark.slow
+
 ROOT = config.PROJ_ROOT
 
 
