@@ -504,8 +504,26 @@ def mixed_models(adlb: pd.DataFrame, specs: dict, max_month: float | None = None
 # --------------------------------------------------------------------------------------------
 # published shape targets
 # --------------------------------------------------------------------------------------------
+#: A recomputed summary is "close" to a published shape target within this many percent.
+SHAPE_TOLERANCE_PCT = 25.0
+
+
+def key_result(adlb: pd.DataFrame, comparison: pd.DataFrame, month: int = 12) -> str:
+    """One sentence for the site's index: median SLEDAI-2K at baseline and at ``month`` by cohort,
+    and how many published shape targets lie within tolerance (``comparison`` from
+    :func:`published_comparison`, ``verdict == "close"``)."""
+    sled = adlb[adlb.PARAMCD == "SLEDAI"].groupby(["STUDYID", "AVISITN"], observed=True).AVAL.median()
+    names = _published.cohort_display_names(adlb.STUDYID.astype(str).unique())
+    moves = [f"{names[c]} {sled[(c, 0)]:g} to {sled[(c, month)]:g}" for c in sorted(names)
+             if (c, 0) in sled.index and (c, month) in sled.index]
+    return (f"Median SLEDAI-2K from baseline to month {month}: "
+            + ("; ".join(moves) or f"not computed (no month-{month} visits)")
+            + f". {int((comparison.verdict == 'close').sum())} of {len(comparison)} published longitudinal "
+            f"targets lie within {SHAPE_TOLERANCE_PCT:g}% of our value.")
+
+
 def published_comparison(published: pd.DataFrame, adsl: pd.DataFrame, adlb: pd.DataFrame,
-                         tolerance_pct: float = 25.0) -> pd.DataFrame:
+                         tolerance_pct: float = SHAPE_TOLERANCE_PCT) -> pd.DataFrame:
     """Each published shape target beside the same statistic computed from the data.
 
     A published cohort is matched to the data's cohort of the same code when present, otherwise to

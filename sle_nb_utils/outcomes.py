@@ -47,6 +47,8 @@ __all__ = [
     "cif_variance_table",
     "follow_up_table",
     "censoring_pattern",
+    "follow_up_end",
+    "FOLLOW_UP_END",
     "causes_of_death",
     "cd34_calibration_check",
     "arm_cohorts",
@@ -703,25 +705,40 @@ def follow_up_table(data: pd.DataFrame, longitudinal: pd.DataFrame | None = None
     return pd.DataFrame(rows)
 
 
-def censoring_pattern(patients: pd.DataFrame, window_days: int = 31) -> pd.DataFrame:
-    """How follow-up ends, by cohort: death, censored at the data cut-off, or lost earlier.
+#: How follow-up ends (:func:`follow_up_end`): code -> label.
+FOLLOW_UP_END = {0: "censored at the data cut-off", 1: "lost to follow-up", 2: "death"}
+
+
+def follow_up_end(patients: pd.DataFrame, window_days: int = 31) -> pd.Series:
+    """How each patient's follow-up ends, coded as :data:`FOLLOW_UP_END`.
 
     The data cut-off of a cohort is its latest ``last_contact_date``; a survivor whose last contact
-    is within ``window_days`` of it is censored at the cut-off (administrative censoring), otherwise
-    lost to follow-up. Entry is summarised by the first and last transplant (or enrolment) year.
+    is within ``window_days`` of it is censored at the cut-off (0, administrative censoring), any
+    other survivor was lost to follow-up (1); a death is 2. Indexed like ``patients``.
+    """
+    cut = patients.groupby("cohort")["last_contact_date"].transform("max")
+    gap = (cut - patients["last_contact_date"]).dt.days
+    code = np.where(patients["death_date"].notna(), 2, np.where(gap <= window_days, 0, 1))
+    return pd.Series(code, index=patients.index, name="follow_up_end")
+
+
+def censoring_pattern(patients: pd.DataFrame, window_days: int = 31) -> pd.DataFrame:
+    """How follow-up ends, by cohort: death, censored at the data cut-off, or lost earlier
+    (:func:`follow_up_end`).
+
+    Entry is summarised by the first and last transplant (or enrolment) year.
     Returns ``cohort``, ``patients``, ``deaths``, ``censored_at_cutoff``, ``lost_to_follow_up``,
     ``lost_pct_of_survivors``, ``lost_median_months_before_cutoff``, ``entry_first_year``,
     ``entry_last_year``.
     """
     from .endpoints import months_between
 
+    end = follow_up_end(patients, window_days)
     rows = []
     for cohort, g in patients.groupby("cohort", sort=True):
+        e = end.loc[g.index]
         cut = g["last_contact_date"].max()
-        alive = g["death_date"].isna()
-        gap = (cut - g["last_contact_date"]).dt.days
-        at_cut = alive & (gap <= window_days)
-        lost = alive & ~at_cut
+        alive, at_cut, lost = e != 2, e == 0, e == 1
         entry = g["transplant_date"].fillna(g["enrol_date"])
         before = months_between(g.loc[lost, "last_contact_date"], pd.Series(cut, index=g.index[lost]))
         rows.append({"cohort": cohort, "patients": len(g), "deaths": int((~alive).sum()),

@@ -204,3 +204,14 @@ def test_egfr_missing_reasons(t):
     # creatinine is measured at every bundled visit: every missing eGFR is an age < 18 at the visit
     assert set(m.reason) == {"under 18 years (CKD-EPI 2021 not defined)"}
     assert (m.AGE <= 18.0 + 1e-9).all()
+
+
+def test_key_result_states_medians_and_target_count():
+    from sle_nb_utils import longitudinal as lg
+
+    adlb = pd.DataFrame({"STUDYID": ["msct_x"] * 4, "USUBJID": ["a", "b", "a", "b"], "PARAMCD": "SLEDAI",
+                         "AVISITN": [0, 0, 12, 12], "AVAL": [12.0, 14.0, 4.0, 6.0]})
+    cmp = pd.DataFrame({"verdict": ["close", "higher by 81%", "close"]})
+    text = lg.key_result(adlb, cmp)
+    assert "13 to 5" in text and "2 of 3 published longitudinal targets lie within 25%" in text
+    assert "not computed" in lg.key_result(adlb[adlb.AVISITN == 0], cmp)

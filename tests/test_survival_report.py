@@ -243,6 +243,11 @@ def test_censoring_pattern_and_causes_of_death(data):
     c = outcomes.censoring_pattern(p).set_index("cohort")
     assert (c.deaths + c.censored_at_cutoff + c.lost_to_follow_up == c.patients).all()
     assert (c.lost_to_follow_up > 0).all()
+    end = outcomes.follow_up_end(p)  # the per-patient codes the table counts (and the figure draws)
+    counts = end.groupby(p.cohort).value_counts().unstack(fill_value=0)
+    assert (counts[0] == c.censored_at_cutoff).all() and (counts[1] == c.lost_to_follow_up).all()
+    assert (counts[2] == c.deaths).all()
+    assert (end[p.death_date.notna()] == 2).all()
     k = outcomes.causes_of_death(p, data)
     assert k.deaths.sum() == p.death_date.notna().sum()
     assert k.query("after == 'before transplant'").deaths.sum() == 2
