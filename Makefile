@@ -10,7 +10,7 @@ JOBS   ?= 2
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test unit nbval lab notebooks data bench clean-venv
+.PHONY: help setup report test rerun unit nbval lab notebooks data bench clean-venv
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,8 +29,11 @@ setup: $(STAMP) ## create .venv and install the pinned dependencies (done by the
 report: $(STAMP) ## run every notebook on the bundled data into reports/ and render reports/site/index.html
 	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports --jobs $(JOBS)
 
-test: $(STAMP) ## unit tests + nbval on notebooks/ + project checks
-	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile
+test: $(STAMP) ## every test + nbval on notebooks/, except the reproducibility reruns (`make rerun`; .ci/run runs both)
+	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile --no-loadscope-reorder -m "not rerun"
+
+rerun: $(STAMP) ## reproducibility reruns (needs R): the R scripts of tests/reference/ against their committed values, and `make report` twice
+	$(BIN)/python -m pytest tests -q -n 2 -m rerun
 
 unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30 s)
 	$(BIN)/python -m pytest tests -q -m "not r and not slow" -n 2

@@ -15,6 +15,18 @@ import pytest
 matplotlib.use("Agg")  # unit tests only; nbval runs notebooks in their own kernels
 
 
+#: Test files whose fixtures run the whole notebook collection (tens of seconds each): scheduled
+#: first, so that the two xdist workers finish together (longest first); everything else keeps its
+#: collection order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``.
+HEAVY_FIRST = ("test_own_cohort.py", "test_site.py", "test_run_cli.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items[:] = [item for _, item in sorted(enumerate(items),
+                                            key=lambda p: (rank.get(p[1].path.name, len(rank)), p[0]))]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -43,6 +43,7 @@ def test_edges():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_rerun(tmp_path):
     from test_survival import run_rscript
 

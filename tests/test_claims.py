@@ -377,6 +377,7 @@ def test_late_entry_changes_the_answer():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_lupus_reference_rerun(tmp_path):
     assert_rerun_matches(REF / "lupus_late_entry_reference.R", VAL, tmp_path, rtol=1e-12, atol=1e-15,
                          timeout=300)

@@ -306,6 +306,7 @@ def test_cluster_implies_robust(d, fits):
 
 # ---------------------------------------------------------------- R rerun, bench
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_cox_reference_rerun(tmp_path):
     assert_rerun_matches(REF / "cox_reference.R", VAL, tmp_path)
 

@@ -105,6 +105,7 @@ def test_bad_variances():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_reference_rerun(tmp_path):
     run_rscript(REF / "meta_reference.R", tmp_path, timeout=300)
     for name in ("escalc.csv", "pooled.csv"):

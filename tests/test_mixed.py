@@ -168,6 +168,7 @@ def test_singular_fit_at_boundary():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_reference_rerun(tmp_path):
     assert_rerun_matches(REF / "mixed_reference.R", VAL, tmp_path)
 

@@ -204,6 +204,7 @@ def test_entry_must_precede_exit():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_late_entry_reference_rerun(tmp_path):
     """Rerun late_entry_reference.R and compare with the stored values."""
     names = assert_rerun_matches(REF / "late_entry_reference.R", LATE, tmp_path, rtol=1e-12, atol=1e-14,

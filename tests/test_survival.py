@@ -155,6 +155,7 @@ def test_aalen_johansen_matches_lifelines_without_ties():
 
 # ---------------------------------------------------------------- R rerun
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_reference_rerun(tmp_path):
     assert_rerun_matches(REF / "survival_reference.R", VAL, tmp_path)
 
@@ -425,6 +426,7 @@ def test_fine_gray_10k_matches_crr(d10k, cause):
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 @pytest.mark.slow
 def test_r_finegray_10k_reference_rerun(tmp_path):
     """Rerun finegray_10k_reference.R (crr on 10k patients, ~30 s) and compare with the stored values."""

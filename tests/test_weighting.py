@@ -224,6 +224,7 @@ def test_separation_warns_and_flags_not_converged():
 
 
 @pytest.mark.r
+@pytest.mark.rerun
 def test_r_reference_rerun(tmp_path):
     run_rscript(REF / "weighted_cox_reference.R", tmp_path, timeout=300)
     for f in sorted(VAL.glob("*.csv")):
