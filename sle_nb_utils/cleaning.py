@@ -528,6 +528,8 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
         m = rules_a == rule
         ctx.log(m, col, rawv, out, "label_" + rule if rule != "missing_token" else rule)
     badm = _take(np.array(bad, dtype=bool), codes, False).astype(bool)
+    if col == "sex" and badm.any():
+        _stop_on_undeclared_sex_codes(ctx, rawv, badm)
     if badm.any():
         allowed = "True/False" if bool_kind else ", ".join(VOCABULARY[col])
         fix = "add it to label_synonyms.csv" + (
@@ -538,6 +540,33 @@ def _parse_label(ctx: _Ctx, s: pd.Series, col: str, table: str, bool_kind: bool 
     if bool_kind:
         res = res.astype("boolean")
     return res
+
+
+def _stop_on_undeclared_sex_codes(ctx: _Ctx, rawv: np.ndarray, badm: np.ndarray) -> None:
+    """Numeric sex codes (``1``, ``2``...) that neither the vocabulary nor the site's ``sex_codes``
+    declaration knows stop the run: which code is which sex is a property of the site's coding,
+    which only its data manager can declare, so no row is quarantined for it. Unknown words
+    (``X``, ``Femal``) are per-row problems and are quarantined by the caller."""
+    positions = np.flatnonzero(badm)
+    values = pd.Series(rawv[badm], dtype=object).map(lambda v: str(v).strip())
+    is_code = values.str.fullmatch(r"\d+(\.0)?").to_numpy(dtype=bool)  # Excel may give 1.0 for 1
+    if not is_code.any():
+        return
+    counts = values[is_code].str.replace(r"\.0$", "", regex=True).value_counts().sort_index()
+    first = int(positions[np.flatnonzero(is_code)[0]])
+    listed = ", ".join(f"{code!r} ({n} row{'s' * (n != 1)})" for code, n in counts.items())
+    declaration = "sex_codes=" + ";".join(f"{code}=?" for code in counts.index) + " (each ? M or F)"
+    if ctx.t.site:
+        where = f"at site {ctx.t.site}"
+        fix = (f"declare what each code means in the site's row of site_settings.csv or of a --settings "
+               f"file: {declaration}")
+    else:
+        where = "in a file that matches no site of site_settings.csv"
+        fix = (f"add a row for its site (site, file_pattern, encoding, date_order) to a --settings file, "
+               f"with {declaration}")
+    raise BadInputError(
+        f"sex is coded as numbers {where}: {listed}, and no sex_codes are declared for them; {fix}",
+        file=ctx.t.file, row=int(ctx.rows[first]), column="sex")
 
 
 _DECIMAL_COMMA = re.compile(r"^\s*(-?\d+),(\d+)\s*$")

@@ -594,6 +594,14 @@ def _index(entries: list, prov: dict, bundled: bool) -> str:
         "</body></html>\n")
 
 
+def _fix_injected_cell_id(nb) -> None:
+    """Give papermill's injected-parameters cell a fixed id (papermill draws a random one), so that
+    two runs on the same data write the same executed notebooks."""
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
+
+
 def _execute(path: Path, target: Path, parameters: dict) -> None:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -707,10 +715,11 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
             target = nb_out / path.name
             _execute(path, target, params)
             nb = nbformat.read(target, as_version=4)
+            _fix_injected_cell_id(nb)
             if not bundled:
                 _drop_bundled_only_cells(nb)
                 _scrub_outputs(nb, ids)
-                nbformat.write(nb, target)
+            nbformat.write(nb, target)
             summary = notebook_summary(nb, path, bundled)
             _render(nb, site / f"{path.stem}.html", title=summary["title"], prov=prov)
             print(f"  {path.stem}: {time.monotonic() - t0:.0f} s", flush=True)

@@ -488,6 +488,13 @@ def test_site_declarations_decimal_comma_and_delimiter(tmp_path):
 
 def test_site_declarations_sex_codes(tmp_path):
     raw = _setup(tmp_path, "patients__sex_coded_1_2.csv")
+    # undeclared numeric codes stop the run with the declaration to add, naming the site
+    with pytest.raises(BadInputError, match=r"at site demo: '1' \(2 rows\), '2' \(4 rows\).*"
+                                            r"sex_codes=1=\?;2=\? \(each \? M or F\)") as err:
+        cleaning.clean_directory(raw, settings=_site("patients*"))
+    assert (err.value.file, err.value.row, err.value.column) == ("patients__sex_coded_1_2.csv", 2, "sex")
+    with pytest.raises(BadInputError, match=r"'2' \(4 rows\).*sex_codes=2=\?"):  # a partial declaration
+        cleaning.clean_directory(raw, settings=_site("patients*", sex_codes="1=M"))
     r = cleaning.clean_directory(raw, settings=_site("patients*", sex_codes="1=M;2=F"))
     sex = r.tables["patients"].set_index("patient_id")["sex"]
     assert sex.to_dict() == {"P1": "F", "P2": "M", "P3": "F", "P4": "F", "P5": "M", "P6": "F"}
