@@ -964,7 +964,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     settings : str, Path or DataFrame, optional
         Extra site-settings rows (``site, file_pattern, encoding, date_order`` and, optionally,
         ``delimiter`` (``,``, ``;``, ``tab``, ``|``), ``decimal`` (``,`` for a decimal comma),
-        ``sex_codes`` (e.g. ``1=M;2=F``), ``id_case`` (``upper`` / ``lower``: fold patient IDs),
+        ``sex_codes`` (e.g. ``1=M;2=F``; numeric sex codes that no declaration covers stop the run
+        with the declaration to add), ``id_case`` (``upper`` / ``lower``: fold patient IDs),
         ``note``); a site given here replaces the bundled row of the same name.
     aliases, synonyms : str, Path or DataFrame, optional
         Extra rows for ``column_aliases.csv`` / ``label_synonyms.csv``.
