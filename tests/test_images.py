@@ -31,18 +31,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt  # the Agg backend: tests/conftest.py
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.testing import set_font_settings_for_testing, set_reproducibility_for_testing
+from matplotlib.testing.compare import compare_images
+from matplotlib.testing.exceptions import ImageComparisonFailure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.testing import set_font_settings_for_testing, set_reproducibility_for_testing  # noqa: E402
-from matplotlib.testing.compare import compare_images  # noqa: E402
-from matplotlib.testing.exceptions import ImageComparisonFailure  # noqa: E402
-
-from sle_nb_utils import claims, compplot, config, longplot, plots, survplot  # noqa: E402
+from sle_nb_utils import claims, compplot, config, longplot, plots, survplot
 
 ROOT = config.PROJ_ROOT
 PACKAGE = ROOT / "sle_nb_utils"
@@ -314,12 +311,15 @@ def public_plot_functions() -> set[str]:
     (read from the source, without importing it; private modules ``_x.py`` skipped)."""
     found = set()
     for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "def plot_" not in text:
+            continue
         parts = path.relative_to(PACKAGE).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
         if any(p.startswith("_") for p in parts):
             continue
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        for node in ast.parse(text).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("plot_"):
                 found.add(".".join((*parts, node.name)))
     return found

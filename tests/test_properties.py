@@ -149,7 +149,7 @@ GLADMAN_WEIGHT_COUNTS = {8: 8, 4: 6, 2: 7, 1: 3}
 N_DESCRIPTORS = len(scores.SLEDAI_2K_DESCRIPTORS)
 
 
-@profile(60)
+@profile(40)
 @given(rows=st.lists(st.lists(st.integers(0, 1), min_size=N_DESCRIPTORS, max_size=N_DESCRIPTORS),
                      min_size=1, max_size=12),
        dtype=st.sampled_from(["int64", "float64", "bool"]),
@@ -223,7 +223,7 @@ def check_km_curve(km: pd.DataFrame) -> None:
     assert (np.diff(km["time"].to_numpy()) > 0).all()
 
 
-@profile(100)
+@profile(60)
 @given(data=survival_data(), grouped=st.booleans())
 def test_kaplan_meier_is_monotone_within_0_1(data, grouped):
     """For any times and events (ties, all censored, a single subject, late entry), S(t) is a
@@ -244,7 +244,7 @@ def test_kaplan_meier_is_monotone_within_0_1(data, grouped):
         assert km["surv"].iloc[-1] == 0.0
 
 
-@profile(80)
+@profile(50)
 @given(k=st.integers(1, 3), data=st.data())
 def test_aalen_johansen_cifs_and_event_free_survival_sum_to_1(k, data):
     """For any times and cause codes 1..k (ties, all censored, a single subject, late entry), the
