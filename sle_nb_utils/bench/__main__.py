@@ -318,9 +318,10 @@ def write_readme(results: pd.DataFrame, path: Path, stopped: str = "") -> None:
                         local.append(f"{fit_power_law(g['n_patients'], g['value'])[1]:.2f}" if len(g) == 2 else "")
                     et[col] = local
             parts.append(
-                "\nFitted scaling exponents (`y = a n^b` over the sizes above; b = 1 is linear in patients). Over a\n"
-                "range that starts small, the fixed cost of starting Python and importing pandas (about 1-2 s and\n"
-                "100-200 MB) pulls b below its large-n value; the slope between the two largest sizes is closer to it.\n\n"
+                "\nFitted scaling exponents (`y = a n^b` over the sizes above; b = 1 is linear in patients). Fixed\n"
+                "costs (starting Python and importing pandas: a few seconds and about 200 MB per process; for `synth`\n"
+                "also calibrating the base cohort, about 10 s, before the copies are made) pull b below its large-n\n"
+                "value; the slope between the two largest sizes (last columns, not in `results.csv`) is closer to it.\n\n"
                 + _md(et) + "\n"
             )
         parts.append("\n![Wall time and peak RSS against patients, log-log](scaling.png)\n")
