@@ -97,15 +97,20 @@ def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None,
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         deadline = None if timeout is None else t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                os.killpg(proc.pid, 9)
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    os.killpg(proc.pid, 9)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.05)
+        except BaseException:  # Ctrl-C: the child runs in its own session, so stop it (and its children) here
+            os.killpg(proc.pid, 9)
+            os.wait4(proc.pid, 0)
+            raise
         seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss: kilobytes on Linux, bytes on macOS
@@ -156,11 +161,9 @@ def measure_size(size: int, work: Path, seed: int = config.DEFAULT_SEED, repeat:
         for d in ("synth", "clean", "analysis"):
             shutil.rmtree(work / d, ignore_errors=True)
         for step in STEPS:
-            inputs[step] = {"synth": 0.0, "clean": None, "build": None}[step]
-            if step == "clean":
-                inputs[step] = _dir_mb(work / "synth" / "raw")
-            elif step == "build":
-                inputs[step] = _dir_mb(work / "clean")
+            # the size of the folder the step reads (synth reads nothing)
+            inputs[step] = {"synth": lambda: 0.0, "clean": lambda: _dir_mb(work / "synth" / "raw"),
+                            "build": lambda: _dir_mb(work / "clean")}[step]()
             load = load_1min()
             seconds, rss, code = run_measured(cmds[step], work, work / f"{step}.log", env=env, timeout=timeout)
             if code != 0:
