@@ -51,8 +51,8 @@ notebooks: $(STAMP) ## deliberately refresh the golden outputs stored in noteboo
 data: $(STAMP) ## regenerate the bundled synthetic data in data/ (byte-identical to what is committed)
 	$(BIN)/python -m sle_nb_utils synth --out data
 
-bench: $(STAMP) ## benchmarks (not part of make test)
-	$(BIN)/python -m sle_nb_utils.bench
+bench: $(STAMP) ## benchmarks into bench/ (not in make test); PARTS="scale timings" SIZES="1000 10000": a subset
+	$(BIN)/python -m sle_nb_utils.bench $(PARTS) $(if $(SIZES),--sizes $(SIZES),)
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)
