@@ -256,6 +256,24 @@ def _lupus_beside_transplant(ax):
     return claims.plot_lupus_beside_transplant(km, transplant, ax=ax)
 
 
+@case("bench.__main__.plot_scaling")
+def _bench_scaling(ax):
+    from sle_nb_utils.bench.__main__ import plot_scaling
+
+    rows = []
+    for step, (t0, m0) in {"synth": (10.0, 200.0), "clean": (2.0, 210.0), "build": (1.5, 190.0),
+                           "clean+build": (3.5, 210.0)}.items():
+        for n in (990, 10_065, 99_990):
+            rows.append(dict(part="scale", step=step, metric="seconds", n_patients=n, value=t0 * (n / 990) ** 0.5))
+            rows.append(dict(part="scale", step=step, metric="peak_rss_mb", n_patients=n,
+                             value=m0 * (n / 990) ** 0.4))
+    fig = ax.figure
+    fig.set_size_inches(8.0, 3.5)
+    ax.set_position([0.08, 0.42, 0.38, 0.5])
+    right = fig.add_axes([0.58, 0.42, 0.38, 0.5])
+    return plot_scaling(pd.DataFrame(rows), ax=(ax, right))
+
+
 # --------------------------------------------------------------------------------------------
 # drawing and comparing
 # --------------------------------------------------------------------------------------------
@@ -267,7 +285,10 @@ def render(name: str, path: Path) -> None:
         set_reproducibility_for_testing()
         fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
         try:
-            assert CASES[name](ax) is ax, f"{name} must return the axes it drew on"
+            got = CASES[name](ax)
+            assert got is ax or (isinstance(got, (list, tuple, np.ndarray))
+                                 and all(a.figure is fig for a in np.ravel(got))), \
+                f"{name} must return the axes it drew on"
             fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
         finally:
             plt.close(fig)
@@ -317,7 +338,7 @@ def public_plot_functions() -> set[str]:
         parts = path.relative_to(PACKAGE).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
-        if any(p.startswith("_") for p in parts):
+        if any(p.startswith("_") and p != "__main__" for p in parts):  # private modules
             continue
         for node in ast.parse(text).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("plot_"):
@@ -329,7 +350,7 @@ def test_every_plot_function_has_a_baseline():
     """A public plot function without an image case here, a case without a baseline, or a stale
     baseline (its function gone) fails; the baselines stay small."""
     functions = public_plot_functions()
-    assert len(functions) >= 22, sorted(functions)  # the discovery itself works
+    assert len(functions) >= 23, sorted(functions)  # the discovery itself works
     missing = sorted(functions - set(CASES))
     assert not missing, f"plot functions without an image test (add a case to tests/test_images.py): {missing}"
     stale = sorted(set(CASES) - functions)
