@@ -577,14 +577,10 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` as UTF-8 CSV quickly (pyarrow's multi-threaded writer, about 10x pandas).
-
-    Floats are written in their shortest round-trip form (as ``repr``), dates as ``YYYY-MM-DD``,
-    booleans as ``true`` / ``false``, missing values as empty fields.
-    """
+def arrow_table(df: pd.DataFrame):
+    """``df`` as a :class:`pyarrow.Table` of the types :func:`write_csv` writes (dates as
+    ``date32``, categoricals and other text as strings)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     arrays, names = [], []
     for c in df.columns:
@@ -603,5 +599,43 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
             arr = pa.array(s)
         arrays.append(arr)
         names.append(str(c))
-    table = pa.table(arrays, names=names)
-    pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return pa.table(arrays, names=names)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as UTF-8 CSV quickly (pyarrow's multi-threaded writer, about 10x pandas).
+
+    Floats are written in their shortest round-trip form (as ``repr``), dates as ``YYYY-MM-DD``,
+    booleans as ``true`` / ``false``, missing values as empty fields.
+    """
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(arrow_table(df), str(path), write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def write_csv_parts(parts, path: str | Path) -> int:
+    """Write an iterable of DataFrames with the same columns and dtypes as one CSV, as
+    :func:`write_csv` writes their concatenation (the same bytes), holding one part at a time.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    import pyarrow.csv as pacsv
+
+    writer, n = None, 0
+    try:
+        for df in parts:
+            table = arrow_table(df)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(path), table.schema,
+                                         write_options=pacsv.WriteOptions(quoting_style="needed"))
+            writer.write_table(table)
+            n += len(df)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError("write_csv_parts needs at least one part (its columns make the header)")
+    return n
