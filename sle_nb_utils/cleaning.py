@@ -1059,14 +1059,15 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
         # 3. pandera: types, ranges, allowed values, one row per patient
         body = df[cols]
         reasons = _run_schema(schemas.table_schema(table), body, table, report, table)
+        del body
         # 4. cross-table: the patient must be clean; visits / events in follow-up order
         if table != "patients":
             pat = clean["patients"].set_index("patient_id")
             known = df["patient_id"].isin(pat.index).to_numpy()
             qp = [q for q in quars if len(q) and (q["table"] == "patients").any()]
             quarantined_ids = set(pd.concat(qp)["patient_id"].dropna()) if qp else set()
-            unknown_reason = np.where(df["patient_id"].isin(quarantined_ids).to_numpy(),
-                                      "its patient is quarantined", "patient not in the patients table").astype(object)
+            unknown_reason = np.full(len(df), "patient not in the patients table", dtype=object)  # (one str object)
+            unknown_reason[df["patient_id"].isin(quarantined_ids).to_numpy()] = "its patient is quarantined"
             folded = {str(k).casefold(): k for k in pat.index}
             for i in np.flatnonzero(~known & (unknown_reason == "patient not in the patients table")):
                 pid = df["patient_id"].iat[i]
