@@ -1012,6 +1012,8 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     report: list = []
     clean = {}
     for table in TABLE_ORDER:
+        if table != TABLE_ORDER[0]:
+            _release_memory()
         df = pd.concat(frames[table], ignore_index=True) if len(frames[table]) > 1 else frames[table][0]
         frames[table] = None  # (the per-file frames are in df now)
         df = datamodel.to_model_dtypes(table, df)
@@ -1114,6 +1116,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
                             "a defect of cleaning itself; please report it with this file", file=bad["file"])
     warnings = _repeated_files(accounting, duplicates) + _missing_visits(clean)
     warnings += _heavy_losses(accounting, quarantine, {t.file: t.site for t in tables}, allow_partial)
+    _release_memory()
     result = CleaningResult(
         tables={k: datamodel.conform(k, clean.pop(k)) for k in list(clean)},  # one copy at a time
         log=log, quarantine=quarantine, duplicates=duplicates,

@@ -32,11 +32,12 @@ from conftest import SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 30.0
-#: The target is a peak resident size <= 10x the raw export bytes. Measured at 1M visits (199 MB of
-#: exports): clean 2.3-2.4 GB (about 12x; it was 3.5 GB, 18x), build 1.7 GB (was 3.7-4.1 GB). The
-#: asserted bounds are what the code holds today, so that a regression fails; the rest of the gap
-#: is the 3M-row cleaning log and the text columns held as Python strings (see the bench README).
-RSS_PER_INPUT_BYTE = 12.5
+#: The target is a peak resident size <= 10x the raw export bytes. NOT met yet: measured at 1M
+#: visits (199 MB of exports), clean peaks at 2.39-2.45 GB (12.0-12.3x; it was 3.5-3.7 GB, 18x) and
+#: build at 1.7 GB (8.5x; it was 3.7-4.1 GB). The asserted bound is what the code holds today (with
+#: a little room for allocator noise), so that a regression fails. The rest of the gap: the raw
+#: cells, the 3M-row cleaning log and the clean text columns are held as Python strings.
+RSS_PER_INPUT_BYTE = 13.0
 #: tracemalloc's memory added per extra input byte: 15.7 before the issue-10 changes, 10.7 after.
 TRACED_PER_INPUT_BYTE = 12.0
 
