@@ -45,8 +45,8 @@ def _clean(args) -> int:
 def _build(args) -> int:
     from . import adam
 
-    tables = adam.build_analysis_tables(Path(args.clean_dir), Path(args.out), fmt=args.format)
-    print(", ".join(f"{k}: {len(v)} rows" for k, v in tables.items()) + f" -> {args.out}")
+    counts = adam.write_analysis_tables(Path(args.clean_dir), Path(args.out), fmt=args.format)
+    print(", ".join(f"{k}: {n} rows" for k, n in counts.items()) + f" -> {args.out}")
     return 0
 
 
@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="clean tables -> analysis tables (adsl, adtte, adlb)")
     b.add_argument("clean_dir")
     b.add_argument("--out", required=True)
-    b.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format (default csv)")
+    b.add_argument("--format", choices=("auto", "csv", "parquet"), default="auto",
+                   help="table format: auto (default) writes adlb, 13 rows per visit, as parquet and adsl, "
+                        "adtte as CSV; csv or parquet: every table in that format")
     b.set_defaults(func=_build)
     r = sub.add_parser("run", help="run the whole notebook collection on a raw export folder",
                        description="Clean a folder of raw exports, run every notebook on it and render "

@@ -93,6 +93,88 @@ def _sledai(visits: pd.DataFrame) -> np.ndarray:
     return scores.sledai_2k(visits).to_numpy(dtype=float)
 
 
+class _AdlbSource:
+    """What every ``adlb`` row is taken from: the visits sorted by key, each parameter's value per
+    visit, the baseline visit of each patient and the per-patient and per-month categories.
+    Shared by :func:`build_adlb` (the whole table) and :func:`_adlb_blocks` (one PARAMCD at a time,
+    for writing large tables without holding them in memory)."""
+
+    def __init__(self, patients: pd.DataFrame, visits: pd.DataFrame):
+        v = datamodel.sort_by_key("visits", visits)  # clean tables are already sorted: then this is free
+        n = len(v)
+        self.codes = list(LB_PARAMS)
+        values = {}
+        for code, (src, _, _) in LB_PARAMS.items():
+            if code == "SLEDAI":
+                values[code] = _sledai(v)
+            elif code == "EGFR":
+                values[code] = _egfr(v, patients)
+            else:
+                values[code] = v[src].to_numpy(dtype=float)
+        self.values = values
+        self.months = v["visit_month"].to_numpy()
+        self.dates = v["visit_date"].to_numpy()
+        # first month-0 record per patient is the baseline
+        is_base = self.months == 0
+        pid_codes, pid_uniques = pd.factorize(v["patient_id"])
+        first_base = np.zeros(n, bool)
+        if is_base.any():
+            bi = np.flatnonzero(is_base)
+            _, first_idx = np.unique(pid_codes[bi], return_index=True)
+            first_base[bi[first_idx]] = True
+        self.pid_codes, self.pid_uniques, self.first_base = pid_codes, pid_uniques, first_base
+        # AVISIT categories: the months of the visits with at least one value
+        any_value = np.zeros(n, bool)
+        for c in self.codes:
+            any_value |= ~np.isnan(values[c])
+        self.month_values = np.unique(self.months[any_value])
+        self.month_labels = ["Baseline" if m == 0 else f"Month {m}" for m in self.month_values]
+        self.unit_cats = list(dict.fromkeys(LB_PARAMS[c][2] for c in self.codes))
+        # per-patient attributes as categoricals built on the unique patients, then taken per row
+        pat = patients.set_index("patient_id").reindex(pd.Index(pid_uniques))
+        self.coh_codes, self.coh_cats = pd.factorize(pat["cohort"], sort=True)
+        self.arm_codes, self.arm_cats = pd.factorize(pat["arm"], sort=True)
+
+    def base(self, code: str) -> np.ndarray:
+        """Each visit's patient's baseline value of ``code`` (NaN without one)."""
+        b = np.full(len(self.pid_uniques), np.nan)
+        fb = self.first_base
+        b[self.pid_codes[fb]] = self.values[code][fb]
+        return b[self.pid_codes]
+
+    def frame(self, rep: np.ndarray, par: np.ndarray, aval: np.ndarray, base: np.ndarray) -> pd.DataFrame:
+        """The ``adlb`` rows of visits ``rep`` (positions in the sorted visits) and parameters
+        ``par`` (positions in ``LB_PARAMS``), with their values and baselines."""
+        codes = self.codes
+        chg = aval - base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pchg = np.where((base != 0) & ~np.isnan(base), 100.0 * chg / base, np.nan)
+        months = self.months[rep]
+        mcat = pd.Categorical.from_codes(np.searchsorted(self.month_values, months), self.month_labels) \
+            if len(months) else pd.Categorical([])
+        prow = self.pid_codes[rep]
+        unit_idx = np.array([self.unit_cats.index(LB_PARAMS[c][2]) for c in codes])
+        return pd.DataFrame({
+            "STUDYID": pd.Categorical.from_codes(self.coh_codes[prow], self.coh_cats),
+            "USUBJID": pd.Categorical.from_codes(prow, self.pid_uniques),
+            "ARM": pd.Categorical.from_codes(self.arm_codes[prow], self.arm_cats),
+            "PARAMCD": pd.Categorical.from_codes(par, codes),
+            "PARAM": pd.Categorical.from_codes(par, [LB_PARAMS[c][1] for c in codes]),
+            "AVALU": pd.Categorical.from_codes(unit_idx[par] if len(par) else par, self.unit_cats),
+            "AVISIT": mcat,
+            "AVISITN": months.astype("int64"),
+            "ADT": self.dates[rep],
+            "AVAL": aval, "BASE": base, "CHG": chg, "PCHG": pchg,
+            "ABLFL": pd.Categorical.from_codes(self.first_base[rep].astype("int8"), ["", "Y"]),
+        }, columns=ADLB_COLUMNS)
+
+    def block(self, j: int) -> pd.DataFrame:
+        """The rows of parameter ``self.codes[j]`` (in ``adlb`` order)."""
+        code = self.codes[j]
+        rep = np.flatnonzero(~np.isnan(self.values[code]))
+        return self.frame(rep, np.full(len(rep), j, dtype=np.intp), self.values[code][rep], self.base(code)[rep])
+
+
 def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     """Long lab/score table: one row per patient, visit and parameter with a value.
 
@@ -100,66 +182,23 @@ def build_adlb(patients: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     month-0 visit (ABLFL = "Y"); CHG = AVAL - BASE; PCHG = 100 * CHG / BASE (missing when BASE is 0
     or missing). Units: AVALU.
     """
-    v = datamodel.sort_by_key("visits", visits)  # clean tables are already sorted: then this is free
-    n = len(v)
-    p = patients.set_index("patient_id")
-    values = {}
-    for code, (src, _, _) in LB_PARAMS.items():
-        if code == "SLEDAI":
-            values[code] = _sledai(v)
-        elif code == "EGFR":
-            values[code] = _egfr(v, patients)
-        else:
-            values[code] = v[src].to_numpy(dtype=float)
-    codes = list(LB_PARAMS)
-    P = len(codes)
-    aval = np.concatenate([values[c] for c in codes])
-    is_base = (v["visit_month"].to_numpy() == 0)
-    # first month-0 record per patient is the baseline
-    pid_codes, pid_uniques = pd.factorize(v["patient_id"])
-    first_base = np.zeros(n, bool)
-    if is_base.any():
-        bi = np.flatnonzero(is_base)
-        _, first_idx = np.unique(pid_codes[bi], return_index=True)
-        first_base[bi[first_idx]] = True
-    base_blocks = []
-    for c in codes:
-        b = np.full(len(pid_uniques), np.nan)
-        b[pid_codes[first_base]] = values[c][first_base]
-        base_blocks.append(b[pid_codes])
-    base = np.concatenate(base_blocks)
-    keep = ~np.isnan(aval)
-    rep = np.tile(np.arange(n), P)[keep]
-    par = np.repeat(np.arange(P), n)[keep]
-    aval, base = aval[keep], base[keep]
-    chg = aval - base
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pchg = np.where((base != 0) & ~np.isnan(base), 100.0 * chg / base, np.nan)
-    months = v["visit_month"].to_numpy()[rep]
-    mcat = pd.Categorical.from_codes(pd.factorize(months, sort=True)[0],
-                                     ["Baseline" if m == 0 else f"Month {m}" for m in np.unique(months)]) \
-        if len(months) else pd.Categorical([])
-    unit_cats = list(dict.fromkeys(LB_PARAMS[c][2] for c in codes))
-    # per-patient attributes as categoricals built on the unique patients, then taken per row
-    pat = p.reindex(pd.Index(pid_uniques))
-    coh_codes, coh_cats = pd.factorize(pat["cohort"], sort=True)
-    arm_codes, arm_cats = pd.factorize(pat["arm"], sort=True)
-    prow = pid_codes[rep]
-    out = pd.DataFrame({
-        "STUDYID": pd.Categorical.from_codes(coh_codes[prow], coh_cats),
-        "USUBJID": pd.Categorical.from_codes(prow, pid_uniques),
-        "ARM": pd.Categorical.from_codes(arm_codes[prow], arm_cats),
-        "PARAMCD": pd.Categorical.from_codes(par, codes),
-        "PARAM": pd.Categorical.from_codes(par, [LB_PARAMS[c][1] for c in codes]),
-        "AVALU": pd.Categorical.from_codes(np.array([unit_cats.index(LB_PARAMS[c][2]) for c in codes])[par]
-                                           if len(par) else par, unit_cats),
-        "AVISIT": mcat,
-        "AVISITN": months.astype("int64"),
-        "ADT": v["visit_date"].to_numpy()[rep],
-        "AVAL": aval, "BASE": base, "CHG": chg, "PCHG": pchg,
-        "ABLFL": pd.Categorical.from_codes(first_base[rep].astype("int8"), ["", "Y"]),
-    })
-    return out[ADLB_COLUMNS]
+    src = _AdlbSource(patients, visits)
+    reps, pars, avals, bases = [], [], [], []
+    for j, code in enumerate(src.codes):
+        rep = np.flatnonzero(~np.isnan(src.values[code]))
+        reps.append(rep)
+        pars.append(np.full(len(rep), j, dtype=np.intp))
+        avals.append(src.values[code][rep])
+        bases.append(src.base(code)[rep])
+    return src.frame(np.concatenate(reps), np.concatenate(pars), np.concatenate(avals), np.concatenate(bases))
+
+
+def _adlb_blocks(patients: pd.DataFrame, visits: pd.DataFrame):
+    """``adlb`` one PARAMCD at a time (each block in ``adlb`` order; concatenated they are
+    :func:`build_adlb`), so that writing it never holds the 13 rows per visit in memory."""
+    src = _AdlbSource(patients, visits)
+    for j in range(len(src.codes)):
+        yield src.block(j)
 
 
 def build_adsl(patients: pd.DataFrame, visits: pd.DataFrame, adlb: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -226,6 +265,64 @@ def build_adtte(patients: pd.DataFrame, visits: pd.DataFrame, events: pd.DataFra
     return out[ADTTE_COLUMNS]
 
 
+#: File formats of the analysis tables: ``auto`` writes the tables in ``LARGE_TABLES`` as parquet and
+#: the others as CSV; ``csv`` and ``parquet`` write every table in that format.
+FORMATS = ("auto", "csv", "parquet")
+#: Tables that ``auto`` writes as parquet: ``adlb`` has 13 rows per visit (13M rows, 1.8 GB of CSV
+#: for 1M visits), which parquet writes several times faster and about 40 times smaller.
+LARGE_TABLES = ("adlb",)
+
+
+def table_format(name: str, fmt: str) -> str:
+    """The file format (``csv`` or ``parquet``) of analysis table ``name`` under ``fmt`` (``FORMATS``)."""
+    if fmt not in FORMATS:
+        raise BadInputError(f"fmt must be one of {', '.join(map(repr, FORMATS))}, not {fmt!r}")
+    if fmt == "auto":
+        return "parquet" if name in LARGE_TABLES else "csv"
+    return fmt
+
+
+def _write_parts(parts, path: Path, fmt: str) -> int:
+    """Write DataFrames with the same columns and dtypes (e.g. :func:`_adlb_blocks`) as one file at
+    ``path`` (no suffix), one part in memory at a time. The file equals what writing their
+    concatenation gives: :func:`readers.write_csv` for CSV, ``DataFrame.to_parquet(index=False)``
+    for parquet. Returns the number of rows."""
+    from .readers import write_csv_parts
+
+    if fmt == "csv":
+        return write_csv_parts(parts, path.with_suffix(".csv"))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, n = None, 0
+    try:
+        for df in parts:
+            table = pa.Table.from_pandas(df, preserve_index=False)  # as DataFrame.to_parquet(index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(str(path.with_suffix(".parquet")), table.schema, compression="snappy")
+            writer.write_table(table)
+            n += len(df)
+    finally:
+        if writer is not None:
+            writer.close()
+    return n
+
+
+def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    from .readers import write_csv
+
+    if fmt == "csv":
+        write_csv(df, path.with_suffix(".csv"))
+    else:
+        df.to_parquet(path.with_suffix(".parquet"), index=False)
+
+
+def _clean_tables(clean_dir_or_tables) -> dict:
+    if isinstance(clean_dir_or_tables, dict):
+        return {k: clean_dir_or_tables[k] for k in ("patients", "visits", "events")}
+    return datamodel.read_clean_tables(clean_dir_or_tables)
+
+
 def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -> dict[str, pd.DataFrame]:
     """ADaM-shaped analysis tables from the clean tables.
 
@@ -236,19 +333,24 @@ def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -
         of the clean DataFrames (e.g. ``CleaningResult.tables``).
     out_dir : str or Path, optional
         If given, write ``adsl``, ``adtte``, ``adlb`` and ``data_dictionary.csv`` there.
-    fmt : {"csv", "parquet"}
+    fmt : {"csv", "parquet", "auto"}
         File format of the analysis tables (parquet keeps dtypes and is much faster for the
-        13 rows per visit of ``adlb`` at large scale).
+        13 rows per visit of ``adlb`` at large scale); ``auto``: ``adlb`` as parquet, the others as
+        CSV (:func:`table_format`).
 
     Returns
     -------
     dict
         ``patients``, ``visits``, ``events`` (clean) and ``adsl``, ``adtte``, ``adlb``.
+
+    See Also
+    --------
+    write_analysis_tables : the same files without holding ``adlb`` in memory (what ``build`` runs).
     """
-    if isinstance(clean_dir_or_tables, dict):
-        tables = {k: clean_dir_or_tables[k] for k in ("patients", "visits", "events")}
-    else:
-        tables = datamodel.read_clean_tables(clean_dir_or_tables)
+    if out_dir is not None:
+        for k in ("adsl", "adtte", "adlb"):
+            table_format(k, fmt)  # a bad fmt fails before the work
+    tables = _clean_tables(clean_dir_or_tables)
     p, v, e = tables["patients"], tables["visits"], tables["events"]
     adlb = build_adlb(p, v)
     out = dict(tables)
@@ -260,15 +362,57 @@ def build_analysis_tables(clean_dir_or_tables, out_dir=None, fmt: str = "csv") -
         d.mkdir(parents=True, exist_ok=True)
         from .readers import write_csv
 
-        if fmt not in ("csv", "parquet"):
-            raise BadInputError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
         for k in ("adsl", "adtte", "adlb"):
-            if fmt == "csv":
-                write_csv(out[k], d / f"{k}.csv")
-            else:
-                out[k].to_parquet(d / f"{k}.parquet", index=False)
+            _write_table(out[k], d / k, table_format(k, fmt))
         write_csv(data_dictionary(), d / "data_dictionary.csv")
     return out
+
+
+def write_analysis_tables(clean_dir_or_tables, out_dir, fmt: str = "auto") -> dict[str, int]:
+    """Write ``adsl``, ``adtte``, ``adlb`` and ``data_dictionary.csv`` into ``out_dir``: the files
+    :func:`build_analysis_tables` writes, but ``adlb`` is made and written one parameter at a time
+    (:func:`_adlb_blocks`), so its 13 rows per visit are never all in memory (what ``build`` runs).
+
+    Parameters
+    ----------
+    clean_dir_or_tables : str, Path or dict
+        As in :func:`build_analysis_tables`.
+    out_dir : str or Path
+        Folder to write to (created).
+    fmt : {"auto", "csv", "parquet"}
+        Default ``auto``: ``adlb`` as parquet, ``adsl`` and ``adtte`` as CSV (:func:`table_format`).
+
+    Returns
+    -------
+    dict
+        Row counts: ``patients``, ``visits``, ``events``, ``adsl``, ``adtte``, ``adlb``.
+    """
+    formats = {k: table_format(k, fmt) for k in ("adsl", "adtte", "adlb")}
+    tables = _clean_tables(clean_dir_or_tables)
+    p, v, e = tables["patients"], tables["visits"], tables["events"]
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    baseline = []  # the ABLFL = "Y" rows, all build_adsl reads of adlb
+
+    def blocks():
+        for b in _adlb_blocks(p, v):
+            baseline.append(b[b["ABLFL"] == "Y"])
+            yield b
+
+    counts = {k: len(t) for k, t in tables.items()}
+    n_adlb = _write_parts(blocks(), d / "adlb", formats["adlb"])
+    adsl = build_adsl(p, v, pd.concat(baseline, ignore_index=True))
+    _write_table(adsl, d / "adsl", formats["adsl"])
+    counts["adsl"] = len(adsl)
+    del adsl
+    adtte = build_adtte(p, v, e)
+    _write_table(adtte, d / "adtte", formats["adtte"])
+    counts["adtte"] = len(adtte)
+    counts["adlb"] = n_adlb
+    from .readers import write_csv
+
+    write_csv(data_dictionary(), d / "data_dictionary.csv")
+    return counts
 
 
 # --------------------------------------------------------------------------------------------

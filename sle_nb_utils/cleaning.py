@@ -865,7 +865,37 @@ def _process_table(t: readers.RawTable, settings: _Settings):
     q = qreason != ""
     quar = pd.DataFrame({"file": t.file, "row": t.rows[q], "table": kind,
                          "patient_id": out["patient_id"].to_numpy()[q], "reason": qreason[q]})
-    return kind, (out[~q].reset_index(drop=True) if q.any() else out), ctx, quar
+    return kind, (_keep(out, ~q) if q.any() else out), ctx, quar
+
+
+#: Raw rows from which a cleaning run collects garbage and trims the heap between its stages
+#: (:func:`_release_memory`; below it, the ~70 ms of a collection would be a tenth of the run).
+RELEASE_MEMORY_MIN_ROWS = 100_000
+
+
+def _release_memory(n_rows: int) -> None:
+    """For a run over ``n_rows`` raw rows (at least ``RELEASE_MEMORY_MIN_ROWS``): collect garbage
+    (pandas objects form reference cycles) and give freed heap memory back to the operating system
+    (glibc ``malloc_trim``; skipped elsewhere). Freed Python strings and arrays otherwise stay in
+    the process's resident memory, which then grows with every stage of a large cleaning run."""
+    import ctypes
+    import gc
+
+    if n_rows < RELEASE_MEMORY_MIN_ROWS:
+        return
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        pass
+
+
+def _keep(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of ``df`` where ``mask`` holds, with a fresh 0..n-1 index: ``df[mask].reset_index(
+    drop=True)`` without the second copy of every column that ``reset_index`` makes."""
+    out = df[mask]
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def _combine_reasons(n: int, parts) -> np.ndarray:
@@ -890,7 +920,7 @@ def _run_schema(schema, df: pd.DataFrame, table: str, report: list, label: str) 
     reasons = pd.Series("", index=df.index, dtype=object)
     failures = pd.DataFrame(columns=["column", "check", "index", "failure_case"])
     try:
-        schema.validate(df, lazy=True)
+        schema.validate(df, lazy=True, inplace=True)  # no coercion: nothing to change, so no copy
     except pandera.errors.SchemaErrors as err:
         failures = err.failure_cases
     except pandera.errors.SchemaError as err:  # pragma: no cover - lazy=True raises SchemaErrors
@@ -999,15 +1029,20 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     frames = {k: [] for k in TABLE_ORDER}
     logs, quars, mapping, units, dates = [], [], [], [], []
     kind_of = {}
+    raw_rows = {}
     for t in tqdm(tables, desc="cleaning files", disable=not progress):
         kind, frame, ctx, quar = _process_table(t, s)
         kind_of[t.file] = kind
+        raw_rows[t.file] = len(t.data)
+        t.data = t.data.iloc[:0]  # the raw cells are no longer needed: free them before the next file
         frames[kind].append(frame)
         logs.extend(ctx.logs)
         quars.append(quar)
         mapping.extend(ctx.mapping)
         units.extend(ctx.units)
         dates.extend(ctx.dates)
+    n_raw = sum(raw_rows.values())
+    _release_memory(n_raw)
     missing_tables = [k for k in TABLE_ORDER if not frames[k]]
     if missing_tables:
         raise BadInputError(f"no {' / '.join(missing_tables)} table found among the exports "
@@ -1016,7 +1051,10 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     report: list = []
     clean = {}
     for table in TABLE_ORDER:
+        if table != TABLE_ORDER[0]:
+            _release_memory(n_raw)
         df = pd.concat(frames[table], ignore_index=True) if len(frames[table]) > 1 else frames[table][0]
+        frames[table] = None  # (the per-file frames are in df now)
         df = datamodel.to_model_dtypes(table, df)
         cols = list(TABLES[table])
         # 1. exact duplicates (identical after cleaning): keep the first, merge the others
@@ -1040,7 +1078,7 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
                                           "table": table, "duplicate_of_file": df["_file"].to_numpy()[fi],
                                           "duplicate_of_row": df["_row"].to_numpy()[fi]}))
         if dup.any():
-            df = df[~dup].reset_index(drop=True)
+            df = _keep(df, ~dup)
         # 2. conflicting duplicates: same key, different values -> quarantine all of them
         key = KEYS[table]
         conflict = df.duplicated(key, keep=False).to_numpy()
@@ -1058,18 +1096,19 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
             quars.append(pd.DataFrame({"file": df.loc[idx, "_file"].to_numpy(), "row": df.loc[idx, "_row"].to_numpy(),
                                        "table": table, "patient_id": df.loc[idx, "patient_id"].to_numpy(),
                                        "reason": [r for _, r in reasons]}))
-            df = df[~conflict].reset_index(drop=True)
+            df = _keep(df, ~conflict)
         # 3. pandera: types, ranges, allowed values, one row per patient
         body = df[cols]
         reasons = _run_schema(schemas.table_schema(table), body, table, report, table)
+        del body
         # 4. cross-table: the patient must be clean; visits / events in follow-up order
         if table != "patients":
             pat = clean["patients"].set_index("patient_id")
             known = df["patient_id"].isin(pat.index).to_numpy()
             qp = [q for q in quars if len(q) and (q["table"] == "patients").any()]
             quarantined_ids = set(pd.concat(qp)["patient_id"].dropna()) if qp else set()
-            unknown_reason = np.where(df["patient_id"].isin(quarantined_ids).to_numpy(),
-                                      "its patient is quarantined", "patient not in the patients table").astype(object)
+            unknown_reason = np.full(len(df), "patient not in the patients table", dtype=object)  # (one str object)
+            unknown_reason[df["patient_id"].isin(quarantined_ids).to_numpy()] = "its patient is quarantined"
             folded = {str(k).casefold(): k for k in pat.index}
             for i in np.flatnonzero(~known & (unknown_reason == "patient not in the patients table")):
                 pid = df["patient_id"].iat[i]
@@ -1098,8 +1137,9 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
             quars.append(pd.DataFrame({"file": df.loc[bad, "_file"].to_numpy(), "row": df.loc[bad, "_row"].to_numpy(),
                                        "table": table, "patient_id": df.loc[bad, "patient_id"].to_numpy(),
                                        "reason": reasons[bad].to_numpy()}))
-        clean[table] = df[~bad].reset_index(drop=True) if bad.any() else df
+        clean[table] = _keep(df, ~bad) if bad.any() else df
     # outputs
+    _release_memory(n_raw)
     log = _sorted_log(logs)
     quarantine = pd.concat(quars, ignore_index=True)[QUARANTINE_COLUMNS] if quars else \
         pd.DataFrame(columns=QUARANTINE_COLUMNS)
@@ -1108,15 +1148,16 @@ def clean_directory(raw_dir, out_dir=None, settings=None, *, aliases=None, synon
     duplicates = pd.concat(dup_rows, ignore_index=True) if dup_rows else pd.DataFrame(
         columns=["file", "row", "table", "duplicate_of_file", "duplicate_of_row"])
     duplicates = duplicates.sort_values(["file", "row"], ignore_index=True)
-    accounting = _accounting(tables, kind_of, clean, duplicates, quarantine)
+    accounting = _accounting(tables, kind_of, clean, duplicates, quarantine, raw_rows)
     if not accounting["balanced"].all():  # nothing may be dropped silently
         bad = accounting[~accounting["balanced"]].iloc[0]
         raise BadInputError("row accounting does not balance (raw rows != kept + merged + quarantined): "
                             "a defect of cleaning itself; please report it with this file", file=bad["file"])
     warnings = _repeated_files(accounting, duplicates) + _missing_visits(clean)
     warnings += _heavy_losses(accounting, quarantine, {t.file: t.site for t in tables}, allow_partial)
+    _release_memory(n_raw)
     result = CleaningResult(
-        tables={k: datamodel.conform(k, v) for k, v in clean.items()},
+        tables={k: datamodel.conform(k, clean.pop(k)) for k in list(clean)},  # one copy at a time
         log=log, quarantine=quarantine, duplicates=duplicates,
         validation=pd.DataFrame(report), accounting=accounting,
         mapping=pd.DataFrame(mapping, columns=["file", "raw_column", "column", "role", "unit", "status"]),
@@ -1200,13 +1241,14 @@ def _sorted_log(logs: list) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[LOG_COLUMNS]
 
 
-def _accounting(tables, kind_of, clean, duplicates, quarantine) -> pd.DataFrame:
+def _accounting(tables, kind_of, clean, duplicates, quarantine, raw_rows=None) -> pd.DataFrame:
     kept = pd.concat([v["_file"] for v in clean.values()]).value_counts()
     merged = duplicates["file"].value_counts()
     quar = quarantine["file"].value_counts()
     rows = []
     for t in tables:
-        r = dict(file=t.file, table=kind_of[t.file], raw_rows=len(t.data), kept=int(kept.get(t.file, 0)),
+        n_raw = len(t.data) if raw_rows is None else raw_rows[t.file]
+        r = dict(file=t.file, table=kind_of[t.file], raw_rows=n_raw, kept=int(kept.get(t.file, 0)),
                  merged_duplicates=int(merged.get(t.file, 0)), quarantined=int(quar.get(t.file, 0)))
         r["balanced"] = r["raw_rows"] == r["kept"] + r["merged_duplicates"] + r["quarantined"]
         rows.append(r)

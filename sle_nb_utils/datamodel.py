@@ -67,7 +67,9 @@ def sort_by_key(table: str, df: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort(keys) if len(df) else np.arange(0)
     if (order == np.arange(len(df))).all():
         return df.reset_index(drop=True)
-    return df.iloc[order].reset_index(drop=True)
+    out = df.iloc[order]
+    out.index = pd.RangeIndex(len(out))  # (not reset_index: that copies every column again)
+    return out
 
 
 def conform(table: str, df: pd.DataFrame) -> pd.DataFrame:

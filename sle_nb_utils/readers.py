@@ -180,6 +180,7 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
                    delimiter: str = "") -> RawTable:
     """Read one CSV export into a :class:`RawTable` (numbers parsed, other cells as text).
     ``delimiter``: the site's declared delimiter ("" = detect among ',', ';' and tab)."""
+    declared = encoding
     text, note = _decode(path, encoding, label)
     if note:
         encoding = "utf-8-sig"
@@ -204,10 +205,16 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
             "(add the site's column names to column_aliases.csv)", file=label, row=1)
     hi, delim, _ = best
     raw_header = next(csv.reader([head_lines[hi]], delimiter=delim))
-    df = _read_csv_arrow(text, delim, hi, len(raw_header))
+    # Arrow reads UTF-8 bytes: the file's own bytes when it is UTF-8 (no second copy of the text)
+    utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
+    data = path.read_bytes() if utf8 else text.encode("utf-8")
+    del text
+    df = _read_csv_arrow(data, delim, hi, len(raw_header))
+    del data
     if df is not None:
         columns = [c.replace("\ufeff", "") for c in raw_header]
     else:
+        text, _ = _decode(path, declared, label)
         df, columns = _read_csv_pandas(text, delim, hi, label, raw_header)
     rows = np.arange(len(df), dtype="int64") + hi + 2
     # a trailing empty line is not a row
@@ -219,7 +226,7 @@ def read_csv_table(path: Path, label: str, site: str, encoding: str, alias_keys,
                     hi + 1, columns, df.reset_index(drop=True), rows, delim, notes=[note] if note else [])
 
 
-def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame | None:
+def _read_csv_arrow(data: bytes, delim: str, hi: int, ncols: int) -> pd.DataFrame | None:
     """Fast path: pyarrow's multi-threaded CSV reader (exact float parsing). Returns None when the
     file needs the careful pandas path (ragged or blank lines, types changing within a column)."""
     import pyarrow as pa
@@ -227,7 +234,7 @@ def _read_csv_arrow(text: str, delim: str, hi: int, ncols: int) -> pd.DataFrame 
 
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(data),
             read_options=pacsv.ReadOptions(skip_rows=hi + 1, column_names=[f"c{i}" for i in range(ncols)],
                                            block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
@@ -577,14 +584,10 @@ def read_directory(raw_dir: str | Path, sites: pd.DataFrame | None = None,
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` as UTF-8 CSV quickly (pyarrow's multi-threaded writer, about 10x pandas).
-
-    Floats are written in their shortest round-trip form (as ``repr``), dates as ``YYYY-MM-DD``,
-    booleans as ``true`` / ``false``, missing values as empty fields.
-    """
+def arrow_table(df: pd.DataFrame):
+    """``df`` as a :class:`pyarrow.Table` of the types :func:`write_csv` writes (dates as
+    ``date32``, categoricals and other text as strings)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     arrays, names = [], []
     for c in df.columns:
@@ -603,5 +606,47 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
             arr = pa.array(s)
         arrays.append(arr)
         names.append(str(c))
-    table = pa.table(arrays, names=names)
-    pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return pa.table(arrays, names=names)
+
+
+#: Rows converted to Arrow at a time when writing CSV (bounds the extra memory of writing a table).
+WRITE_CHUNK_ROWS = 250_000
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as UTF-8 CSV quickly (pyarrow's multi-threaded writer, about 10x pandas).
+
+    Floats are written in their shortest round-trip form (as ``repr``), dates as ``YYYY-MM-DD``,
+    booleans as ``true`` / ``false``, missing values as empty fields. The rows are converted
+    ``WRITE_CHUNK_ROWS`` at a time.
+    """
+    write_csv_parts((df.iloc[i:i + WRITE_CHUNK_ROWS] for i in range(0, max(len(df), 1), WRITE_CHUNK_ROWS)),
+                    path)
+
+
+def write_csv_parts(parts, path: str | Path) -> int:
+    """Write an iterable of DataFrames with the same columns and dtypes as one CSV, as
+    :func:`write_csv` writes their concatenation (the same bytes), holding one part at a time.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    import pyarrow.csv as pacsv
+
+    writer, n = None, 0
+    try:
+        for df in parts:
+            table = arrow_table(df)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(path), table.schema,
+                                         write_options=pacsv.WriteOptions(quoting_style="needed"))
+            writer.write_table(table)
+            n += len(df)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError("write_csv_parts needs at least one part (its columns make the header)")
+    return n

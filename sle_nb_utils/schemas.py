@@ -199,9 +199,12 @@ def _visit_in_window(d: pd.DataFrame) -> pd.Series:
 def _sledai_total_agrees(d: pd.DataFrame) -> pd.Series:
     """Recorded total = weighted descriptor sum; rows whose descriptors are not all 0/1 pass here
     (their own check quarantines them)."""
-    m = d[list(SLEDAI_2K_DESCRIPTORS)].to_numpy(dtype=float)
-    valid = np.isin(m, (0.0, 1.0)).all(axis=1)
-    total = m @ np.array(list(SLEDAI_2K_WEIGHTS.values()), dtype=float)
+    valid = np.ones(len(d), bool)
+    total = np.zeros(len(d))
+    for c, w in SLEDAI_2K_WEIGHTS.items():  # column by column: no rows x 24 matrix (exact: 0/1 x integers)
+        x = d[c].to_numpy(dtype=float)
+        valid &= (x == 0.0) | (x == 1.0)
+        total += w * x
     return pd.Series(~valid | (total == d["sledai_2k_total"].to_numpy(dtype=float)), index=d.index)
 
 

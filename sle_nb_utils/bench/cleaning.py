@@ -3,7 +3,10 @@
 Budget: clean + build <= 30 s on a 2-core machine (checked here, not in the unit tests).
 ``run(scale)`` generates ``scale`` copies of the synthetic cohorts (``synth.make_truth(seed, scale)``), writes them as messy exports
 (``messy.write_raw_exports``), then times ``cleaning.clean_directory`` and
-``adam.build_analysis_tables`` in memory, and, separately, writing the clean tables and reports.
+``adam.build_analysis_tables`` in memory, and, separately, the command-line path: writing the clean
+tables and reports, then ``adam.write_analysis_tables`` (what ``build`` runs: ``adlb`` made and
+written one parameter at a time) in each ``--format``. The command-line processes' peak memory is
+measured by ``tests/test_scale.py`` (``-m bench``).
 
 Run: ``python -m sle_nb_utils.bench.cleaning [--scale K]`` (default: enough copies for 1M visit
 rows).
@@ -74,16 +77,21 @@ def run(scale: int | None = None, seed: int = config.DEFAULT_SEED, workdir: str 
         rows.append(("CLI: write clean tables and reports (CSV)", t_write, len(result.log), False))
         del result, tables
         t0 = time.perf_counter()
-        tables = adam.build_analysis_tables(work / "clean", out_dir=work / "analysis")
+        counts = adam.write_analysis_tables(work / "clean", work / "analysis", fmt="auto")
         t_cli_build = time.perf_counter() - t0
-        rows.append(("CLI: build from CSV, write adsl/adtte/adlb CSV", t_cli_build, len(tables["adlb"]), False))
+        rows.append(("CLI: build from CSV, write adlb parquet + adsl/adtte CSV (default)", t_cli_build,
+                     counts["adlb"], False))
         rows.append(("CLI total: clean --out + build --out", t_clean + t_write + t_cli_build, raw_visit_rows,
                      False))
-        del tables
         t0 = time.perf_counter()
-        tables = adam.build_analysis_tables(work / "clean", out_dir=work / "analysis_parquet", fmt="parquet")
+        counts = adam.write_analysis_tables(work / "clean", work / "analysis_csv", fmt="csv")
+        t_csv = time.perf_counter() - t0
+        rows.append(("CLI: build from CSV, write CSV (--format csv)", t_csv, counts["adlb"], False))
+        rows.append(("CLI total with CSV analysis tables", t_clean + t_write + t_csv, raw_visit_rows, False))
+        t0 = time.perf_counter()
+        counts = adam.write_analysis_tables(work / "clean", work / "analysis_parquet", fmt="parquet")
         t_pq = time.perf_counter() - t0
-        rows.append(("CLI: build from CSV, write parquet", t_pq, len(tables["adlb"]), False))
+        rows.append(("CLI: build from CSV, write parquet (--format parquet)", t_pq, counts["adlb"], False))
         rows.append(("CLI total with parquet analysis tables", t_clean + t_write + t_pq, raw_visit_rows, False))
     finally:
         if own:
@@ -92,7 +100,8 @@ def run(scale: int | None = None, seed: int = config.DEFAULT_SEED, workdir: str 
     out["seconds"] = out["seconds"].round(2)
     out["scale"] = scale
     out["within_budget"] = ""
-    for step in ("clean + build", "CLI total: clean --out + build --out", "CLI total with parquet analysis tables"):
+    for step in ("clean + build", "CLI total: clean --out + build --out", "CLI total with CSV analysis tables",
+                 "CLI total with parquet analysis tables"):
         sel = out["step"] == step
         if sel.any():
             out.loc[sel, "within_budget"] = "yes" if out.loc[sel, "seconds"].iloc[0] <= BUDGET_SECONDS else "NO"
