@@ -30,7 +30,7 @@ report: $(STAMP) ## run every notebook on the bundled data into reports/ and ren
 	$(BIN)/python -m sle_nb_utils run --data-dir data/raw --out reports --jobs $(JOBS)
 
 test: $(STAMP) ## every test + nbval on notebooks/, except the reproducibility reruns (`make rerun`; .ci/run runs both)
-	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile --no-loadscope-reorder -m "not rerun"
+	$(BIN)/python -m pytest tests $(NB) $(NBVAL) -q -n 2 --dist loadfile --no-loadscope-reorder -m "not rerun and not bench"
 
 rerun: $(STAMP) ## reproducibility reruns (needs R): the R scripts of tests/reference/ against their committed values, and `make report` twice
 	$(BIN)/python -m pytest tests -q -n 2 -m rerun

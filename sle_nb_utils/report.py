@@ -567,6 +567,41 @@ def _render(nb, html_path: Path, *, title: str, prov: dict) -> None:
     html_path.write_text(_decorate(_REMOTE.sub("", body), title, prov), encoding="utf-8")
 
 
+def _render_page(nb, path: Path, site: Path, *, prov: dict, bundled: bool) -> dict:
+    """Render executed notebook ``nb`` (from ``path``) as ``site/<stem>.html``; returns its index entry."""
+    summary = notebook_summary(nb, path, bundled)
+    _render(nb, site / f"{path.stem}.html", title=summary["title"], prov=prov)
+    return summary
+
+
+def render_site(executed, site_dir, *, prov: dict, bundled: bool = True) -> Path:
+    """Render notebooks that are already executed (e.g. the stored ``notebooks/``) into a site: one
+    page per notebook and the index, exactly as :func:`run_collection` renders the ones it executes.
+
+    Parameters
+    ----------
+    executed : list of Path
+        Executed notebooks, in index order.
+    site_dir : Path
+        Folder for the pages (created).
+    prov : dict
+        Provenance for the footer and the index (:func:`provenance`).
+    bundled : bool
+        Whether the notebooks ran on the bundled synthetic data (index notice, summaries).
+
+    Returns
+    -------
+    Path
+        ``site_dir / "index.html"``.
+    """
+    site_dir = Path(site_dir)
+    site_dir.mkdir(parents=True, exist_ok=True)
+    entries = [_render_page(nbformat.read(p, as_version=4), Path(p), site_dir, prov=prov, bundled=bundled)
+               for p in executed]
+    (site_dir / "index.html").write_text(_index(entries, prov, bundled), encoding="utf-8")
+    return site_dir / "index.html"
+
+
 def _index(entries: list, prov: dict, bundled: bool) -> str:
     rows = "".join(
         f'<tr><td><a href="{html.escape(e["file"])}.html">{html.escape(e["title"])}</a></td>'
@@ -720,8 +755,7 @@ def run_collection(data_dir, out_dir, notebooks=None, *, settings=None, aliases=
                 _drop_bundled_only_cells(nb)
                 _scrub_outputs(nb, ids)
             nbformat.write(nb, target)
-            summary = notebook_summary(nb, path, bundled)
-            _render(nb, site / f"{path.stem}.html", title=summary["title"], prov=prov)
+            summary = _render_page(nb, path, site, prov=prov, bundled=bundled)
             print(f"  {path.stem}: {time.monotonic() - t0:.0f} s", flush=True)
             return summary
 

@@ -154,6 +154,7 @@ def test_committed_readme_matches_the_results():
 
 # ---------------------------------------------------------------------------- one tiny real run
 @pytest.mark.slow
+@pytest.mark.bench  # the benchmark harness: pytest -m bench
 def test_tiny_scale_run_through_the_cli(tmp_path):
     """One size (one copy of the cohorts, 165 patients) through synth, clean and build as the CLI;
     about 15-20 s, most of it the calibrated generator."""

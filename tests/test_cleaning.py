@@ -392,6 +392,7 @@ def test_non_data_files_are_listed_not_dropped(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.bench  # the benchmark harness: pytest -m bench
 def test_benchmark_smoke():
     """The cleaning benchmark runs end to end at scale 2 (its timings are `make bench`'s business)."""
     from sle_nb_utils.bench import cleaning as bench_cleaning

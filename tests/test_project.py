@@ -95,7 +95,8 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow  # regenerates the whole bundled data set (~7 s); make test runs it
+@pytest.mark.slow  # regenerates the whole bundled data set (~7 s)
+@pytest.mark.rerun  # a reproducibility rerun: `make rerun` (and .ci/run) runs it
 def test_bundled_data_regenerate_byte_identically(tmp_path, capsys):
     assert cli(["synth", "--out", str(tmp_path)]) == 0
     assert digest(tmp_path / "raw") == digest(config.RAW_DIR)
@@ -104,6 +105,7 @@ def test_bundled_data_regenerate_byte_identically(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.rerun
 def test_synth_is_deterministic_for_another_seed(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli(["synth", "--out", str(a), "--seed", "2"]) == 0

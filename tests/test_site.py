@@ -1,6 +1,6 @@
 """The rendered site in a real browser: Debian's ``chromium`` driven headless by Selenium through
-Debian's ``chromium-driver`` (no browser download). The test builds the site on the bundled data
-(``run`` into ``reports/``, as ``make report`` does), opens the index, follows every link and asserts: no console
+Debian's ``chromium-driver`` (no browser download). The test renders the site of the bundled data
+from the stored notebooks (as ``make report`` renders its own run), opens the index, follows every link and asserts: no console
 errors, every image loaded, no horizontal scrolling of the page at 1280 px, a back link and a table
 of contents on every notebook page, no injected-parameters cell, and, when the claims notebook (05)
 exists, its claims table visible with no failing row. Screenshots go to ``reports/screenshots/``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
@@ -23,7 +22,6 @@ import pytest
 from sle_nb_utils import config
 
 ROOT = config.PROJ_ROOT
-SITE_RUN = config.REPORTS_DIR  # what `make report` builds
 SHOTS = config.REPORTS_DIR / "screenshots"
 WIDTH = 1280
 
@@ -81,14 +79,18 @@ def test_missing_browser_skips_unless_required(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def site():
-    """Build the site on the bundled data into reports/ (what `make report` does; replaces its pages)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "sle_nb_utils", "run", "--data-dir", str(config.RAW_DIR),
-                          "--out", str(SITE_RUN), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=1200)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return SITE_RUN / "site"
+def site(tmp_path_factory):
+    """The site of the bundled data, rendered from the stored notebooks of ``notebooks/`` (whose
+    outputs nbval checks against a fresh execution in the same ``make test``) by the code ``run``
+    renders with (``report.render_site``). Executing the collection again here would cost about
+    45 s of CPU for the same pages; ``run`` itself is exercised on the bundled data by
+    ``test_report_determinism.py`` (``make rerun``) and on a user's series by
+    ``test_own_cohort.py``."""
+    from sle_nb_utils import report
+
+    prov = report.provenance(config.RAW_DIR, bundled=True)
+    index = report.render_site(report.notebook_paths(), tmp_path_factory.mktemp("site"), prov=prov, bundled=True)
+    return index.parent
 
 
 def _errors(d) -> list:
