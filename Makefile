@@ -35,7 +35,7 @@ test: $(STAMP) ## every test + nbval on notebooks/, except the reproducibility r
 rerun: $(STAMP) ## reproducibility reruns (needs R): the R scripts of tests/reference/ against their committed values, and `make report` twice
 	$(BIN)/python -m pytest tests -q -n 2 -m rerun
 
-unit: $(STAMP) ## unit tests only, without the R reruns and the slow tests (< 30 s)
+unit: $(STAMP) ## unit tests only, without the R and the slow tests (about 30 s)
 	$(BIN)/python -m pytest tests -q -m "not r and not slow" -n 2
 
 nbval: $(STAMP) ## nbval on the stored notebook outputs only

@@ -44,12 +44,33 @@ def pytest_runtest_makereport(item, call):
 SEED = 20130401
 
 
+def _built_once(tmp_path_factory, name: str, build):
+    """``build(folder)`` run once per test session, also across pytest-xdist workers: the first
+    worker builds under a file lock and pickles the result beside its folder; the others load it
+    (the pattern of pytest-xdist's docs, with fcntl instead of the filelock package)."""
+    import fcntl
+    import pickle
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # not under xdist: nothing to share
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent  # shared by the workers of this session
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.pickle"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        folder.mkdir()
+        value = build(folder)
+        done.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def truth():
+def truth(tmp_path_factory):
     """The calibrated synthetic truth tables (``synth.make_truth``, seed 20130401)."""
     from sle_nb_utils import synth
 
-    return synth.make_truth(SEED)
+    return _built_once(tmp_path_factory, "truth", lambda _folder: synth.make_truth(SEED))
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +78,8 @@ def raw_exports(truth, tmp_path_factory):
     """``(raw_dir, manifest)``: the truth written as messy site exports by ``messy``."""
     from sle_nb_utils import messy
 
-    raw = tmp_path_factory.mktemp("raw")
-    manifest = messy.write_raw_exports(truth, raw, SEED)
-    return raw, manifest
+    return _built_once(tmp_path_factory, "raw",
+                       lambda raw: (raw, messy.write_raw_exports(truth, raw, SEED)))
 
 
 @pytest.fixture(scope="session")
@@ -67,5 +87,5 @@ def cleaned(raw_exports, tmp_path_factory):
     """``(result, out_dir)``: one cleaning run over :func:`raw_exports`, written to ``out_dir``."""
     from sle_nb_utils import cleaning
 
-    out = tmp_path_factory.mktemp("clean")
-    return cleaning.clean_directory(raw_exports[0], out_dir=out), out
+    return _built_once(tmp_path_factory, "clean",
+                       lambda out: (cleaning.clean_directory(raw_exports[0], out_dir=out), out))
