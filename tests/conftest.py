@@ -15,10 +15,10 @@ import pytest
 matplotlib.use("Agg")  # unit tests only; nbval runs notebooks in their own kernels
 
 
-#: Test files whose fixtures run the whole notebook collection (tens of seconds each): scheduled
-#: first, so that the two xdist workers finish together (longest first); everything else keeps its
-#: collection order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``.
-HEAVY_FIRST = ("test_own_cohort.py", "test_site.py", "test_run_cli.py")
+#: The longest test files (test_own_cohort runs the whole notebook collection, about 50 s here):
+#: scheduled first, so that the two xdist workers finish together (longest first); everything else
+#: keeps its collection order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``.
+HEAVY_FIRST = ("test_own_cohort.py", "test_run_cli.py", "test_site.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -35,6 +35,7 @@ _PSEUDONYM = re.compile(r"(?<![A-Za-z0-9])(EB|NJ|NW)([-_ ]?)(\d{4})(?![0-9])", r
 
 
 def cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    """``python -m sle_nb_utils ARGS`` in a subprocess with this checkout first on the path."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "sle_nb_utils", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=1200)

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from own_cohort import cli
 
 from sle_nb_utils import config
 
-ROOT = config.PROJ_ROOT
 #: the run date of the provenance footer and table (``report.provenance``: "%Y-%m-%d %H:%M UTC")
 RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 
@@ -30,10 +27,7 @@ pytestmark = [pytest.mark.rerun, pytest.mark.slow]
 
 
 def _run(out):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    res = subprocess.run([sys.executable, "-m", "sle_nb_utils", "run", "--data-dir", str(config.RAW_DIR),
-                          "--out", str(out), "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=1200)
+    res = cli("run", "--data-dir", config.RAW_DIR, "--out", out, "--jobs", "2")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return out
 
