@@ -130,6 +130,12 @@ def _dir_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20
 
 
+def _generated_patients(synth_dir: Path) -> int:
+    """Patients the generator made (rows of ``truth/patients.csv`` under ``synth --out``)."""
+    with open(Path(synth_dir) / "truth" / "patients.csv", newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.DictReader(fh))
+
+
 def _raw_visit_rows(clean_dir: Path) -> int:
     """Raw visit rows as cleaning counted them (``row_accounting.csv``, table ``visits``)."""
     with open(Path(clean_dir) / "row_accounting.csv", newline="", encoding="utf-8") as fh:
@@ -172,7 +178,7 @@ def measure_size(size: int, work: Path, seed: int = config.DEFAULT_SEED, repeat:
                                  f"{seconds:.0f} s (peak RSS {rss:.0f} MB):\n{tail}")
             if step not in best or seconds < best[step][0]:
                 best[step] = (seconds, rss, load)
-    n_patients = copies * PATIENTS_PER_COPY
+    n_patients = _generated_patients(work / "synth")  # counted, not copies x PATIENTS_PER_COPY
     visit_rows = _raw_visit_rows(work / "clean")
     shutil.rmtree(work / "synth", ignore_errors=True)
     shutil.rmtree(work / "clean", ignore_errors=True)
