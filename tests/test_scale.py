@@ -11,7 +11,7 @@ visit rows through the command line in <= 30 s, and a peak memory <= 10x the raw
   bound of what the resident size adds, not the resident size itself.
 * :func:`test_cli_one_million_visits` (``slow`` and ``bench``; skipped unless selected with
   ``-m bench`` or ``SLE_RUN_BENCH=1``: it generates 200 MB of exports): ``clean`` + ``build`` as
-  subprocesses, with their peak resident size from ``resource.getrusage`` (always asserted) and
+  subprocesses, each with its peak resident size from ``os.wait4`` (``bench.scale.run_measured``; always asserted) and
   their wall time (asserted only with ``SLE_ASSERT_BUDGETS=1``: timings depend on the machine and
   its load).
 """
@@ -19,10 +19,7 @@ visit rows through the command line in <= 30 s, and a peak memory <= 10x the raw
 from __future__ import annotations
 
 import os
-import resource
-import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -70,17 +67,17 @@ def test_clean_memory_grows_with_input(truth, raw_exports, tmp_path):
     assert 0 < per_byte <= TRACED_PER_INPUT_BYTE, (p_small, p_big, extra_bytes, per_byte)
 
 
-def _cli_peak(args, cwd) -> tuple[float, int, str]:
-    """Run ``python -m sle_nb_utils ARGS``: wall seconds, peak resident bytes, stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "sle_nb_utils", *args], cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=1200)
-    seconds = time.perf_counter() - t0
-    assert res.returncode == 0, res.stderr[-2000:]
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB on Linux: max over children
-    assert peak >= before
-    return seconds, peak * 1024, res.stdout
+def _cli_peak(args, cwd) -> tuple[float, float, str]:
+    """Run ``python -m sle_nb_utils ARGS`` (``bench.scale.run_measured``): wall seconds, peak
+    resident bytes of that process, its output."""
+    from sle_nb_utils.bench.scale import _child_env, run_measured
+
+    log = Path(cwd) / f"{args[0]}.log"
+    seconds, rss_mb, code = run_measured([sys.executable, "-m", "sle_nb_utils", *args], cwd, log,
+                                         env=_child_env(), timeout=1200)
+    out = log.read_text(encoding="utf-8", errors="replace")
+    assert code == 0, out[-2000:]
+    return seconds, rss_mb * 2**20, out
 
 
 def _bench_selected(config) -> bool:
@@ -103,8 +100,7 @@ def test_cli_one_million_visits(tmp_path, request):
     messy.write_raw_exports(truth, raw, SEED)
     del truth
     raw_bytes = _bytes(raw)
-    # clean first: its peak is the children's maximum so far (nothing else ran in a subprocess here
-    # that comes near it), then build (the maximum over both)
+    # the peak of each command (clean, then build), and the larger of the two
     t_clean, rss_clean, out = _cli_peak(["clean", str(raw), "--out", str(tmp_path / "clean")], tmp_path)
     assert "NOT BALANCED" not in out
     acc = pd.read_csv(tmp_path / "clean" / "row_accounting.csv")
@@ -112,7 +108,8 @@ def test_cli_one_million_visits(tmp_path, request):
     assert int(acc.loc[acc["table"] == "visits", "raw_rows"].sum()) >= 1_000_000
     kept_visits = int(acc.loc[acc["table"] == "visits", "kept"].sum())
     assert kept_visits >= 0.99 * n_visits
-    t_build, rss_both, out = _cli_peak(["build", str(tmp_path / "clean"), "--out", str(tmp_path / "an")], tmp_path)
+    t_build, rss_build, out = _cli_peak(["build", str(tmp_path / "clean"), "--out", str(tmp_path / "an")], tmp_path)
+    rss_both = max(rss_clean, rss_build)
     assert f"visits: {kept_visits} rows" in out
     adlb = pd.read_parquet(tmp_path / "an" / "adlb.parquet", columns=["PARAMCD"])
     assert len(adlb) > 10 * kept_visits
